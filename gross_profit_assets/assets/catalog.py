@@ -1,0 +1,47 @@
+"""Stage 2, catalog: the crawler infers each table's schema into the Glue Data Catalog."""
+
+
+import dagster as dg
+
+from gross_profit_assets.assets.keys import cataloged_key, landed_key
+from gross_profit_assets.assets.partitions import billing_months
+from gross_profit_assets.contract import GLUE_DATABASE, INPUT_TABLES
+from gross_profit_assets.resources.glue import CrawlOutcome, GlueCrawler
+
+
+def column_schema(columns: list[dict]) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(c["Name"], c["Type"]) for c in columns])
+
+
+def crawl_metadata(outcome: CrawlOutcome) -> dict:
+    metadata = {
+        "glue_table": f"{GLUE_DATABASE}.{outcome.table}",
+        "table_version": outcome.version_id,
+        "schema_changed": outcome.schema_changed,
+        "files_crawled": outcome.objects,
+        "dagster/column_schema": column_schema(outcome.columns),
+    }
+    if outcome.schema_changed and outcome.previous_columns is not None:
+        metadata["previous_columns"] = column_schema(outcome.previous_columns)
+    return metadata
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            cataloged_key(table.name),
+            deps=[landed_key(table.name)],
+            description=f"Glue Data Catalog table `{GLUE_DATABASE}.{table.name}`: columns and "
+            "types as the crawler inferred them, one partition per billing month.",
+            group_name="catalog",
+            kinds={"glue"},
+        )
+        for table in INPUT_TABLES.values()
+    ],
+    partitions_def=billing_months,
+)
+def cataloged_tables(context: dg.AssetExecutionContext, glue_crawler: GlueCrawler):
+    """Crawls the month's landed files; a changed schema becomes a new table version."""
+    outcomes = glue_crawler.crawl(list(INPUT_TABLES), billing_month=context.partition_key)
+    for outcome in outcomes:
+        yield dg.MaterializeResult(asset_key=cataloged_key(outcome.table), metadata=crawl_metadata(outcome))

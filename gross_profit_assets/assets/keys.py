@@ -1,0 +1,24 @@
+"""Asset keys, named as finance and AWS people say them."""
+
+import dagster as dg
+
+from gross_profit_assets.contract import INPUT_TABLES
+
+
+def landed_key(table: str) -> dg.AssetKey:
+    """The files of one input table in the landing bucket."""
+    return dg.AssetKey(f"landed_{table}_files")
+
+
+def cataloged_key(table: str) -> dg.AssetKey:
+    """The Glue Data Catalog table of one input table."""
+    return dg.AssetKey(f"{table}_glue_table")
+
+
+GOVERNED_BILLING_LINES = dg.AssetKey("governed_billing_lines")
+QUARANTINED_BILLING_LINES = dg.AssetKey("quarantined_billing_lines")
+GROSS_PROFIT_REPORT = dg.AssetKey("gross_profit_report")
+GROSS_PROFIT_SUMMARY = dg.AssetKey("gross_profit_summary")
+
+LANDED_KEYS = [landed_key(t) for t in INPUT_TABLES]
+CATALOGED_KEYS = [cataloged_key(t) for t in INPUT_TABLES]

@@ -1,0 +1,49 @@
+"""Stage 1, landing: the billing files of a month as they sit in the landing bucket."""
+
+
+import hashlib
+
+import dagster as dg
+
+from gross_profit_assets.assets.keys import landed_key
+from gross_profit_assets.assets.partitions import billing_months
+from gross_profit_assets.contract import INPUT_TABLES, LANDING_BUCKET
+from gross_profit_assets.landing import landed_objects
+from gross_profit_assets.resources.object_store import ObjectInfo, ObjectStore
+
+
+def objects_fingerprint(objects: list[ObjectInfo]) -> str:
+    """Changes whenever a file of the month is added, removed or replaced."""
+    digest = hashlib.sha256()
+    for obj in objects:
+        digest.update(f"{obj.key}\0{obj.version}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            landed_key(table.name),
+            description=f"Landed `{table.name}` CSV files of the billing month "
+            f"(s3://{LANDING_BUCKET}/{table.name}/billing_month=YYYY-MM/). {table.description}",
+            group_name="landing",
+            kinds={"csv"},
+        )
+        for table in INPUT_TABLES.values()
+    ],
+    partitions_def=billing_months,
+)
+def landed_files(context: dg.AssetExecutionContext, object_store: ObjectStore):
+    """Lists what has landed for the month; the data version changes with the files."""
+    for table in INPUT_TABLES:
+        objects = landed_objects(object_store, table, context.partition_key)
+        yield dg.MaterializeResult(
+            asset_key=landed_key(table),
+            data_version=dg.DataVersion(objects_fingerprint(objects)),
+            metadata={
+                "files": len(objects),
+                "bytes": sum(o.size for o in objects),
+                "keys": dg.MetadataValue.json([o.key for o in objects]),
+                "location": dg.MetadataValue.url(object_store.uri(f"{table}/")),
+            },
+        )

@@ -1,0 +1,174 @@
+"""Stage 4, report: the per-line gross-profit report per month, and the summary of all months."""
+
+
+from datetime import datetime, timezone
+
+import dagster as dg
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from gross_profit_assets.assets.keys import GROSS_PROFIT_REPORT, GROSS_PROFIT_SUMMARY
+from gross_profit_assets.assets.partitions import billing_months
+from gross_profit_assets.contract import (
+    PARTITION_KEY,
+    REASONS,
+    REPORT_COLUMNS,
+    SEED_REPORT_COLUMNS,
+    SOURCE_FILE,
+)
+from gross_profit_assets.reporting.html import ReportPage, render_report_html
+from gross_profit_assets.reporting.summary import markdown_table, totals_metadata
+from gross_profit_assets.resources.report_publisher import ReportPublisher
+from gross_profit_assets.transforms.report import (
+    REPORT_ORDER,
+    report_lines,
+    report_totals,
+    summarize,
+)
+
+TOTALS_RECONCILE = "totals_reconcile_with_governed_lines"
+PREVIEW_LINES = 10
+REPORT_CSV = "gross_profit_report.csv"
+
+
+def month_report_csv(month: str) -> str:
+    return f"{PARTITION_KEY}={month}/{REPORT_CSV}"
+
+
+def governed_sums(governed: DataFrame) -> dict:
+    row = governed.agg(
+        F.count(F.lit(1)).alias("lines"),
+        F.sum("revenue_usd").alias("revenue_usd"),
+        F.sum("cogs_usd").alias("cogs_usd"),
+        F.sum("gross_profit_usd").alias("gross_profit_usd"),
+    ).first()
+    return row.asDict()
+
+
+def reconciliation(totals: dict, governed: dict) -> dg.AssetCheckResult:
+    """The report adds up to the governed lines, to the cent, and its margin is from sums."""
+    fields = ("lines", "revenue_usd", "cogs_usd", "gross_profit_usd")
+    mismatched = [f for f in fields if (totals[f] or 0) != (governed[f] or 0)]
+    passed = not mismatched
+    return dg.AssetCheckResult(
+        check_name=TOTALS_RECONCILE,
+        asset_key=GROSS_PROFIT_REPORT,
+        passed=passed,
+        description="report totals equal the governed lines' totals to the cent"
+        if passed
+        else f"report and governed lines disagree on {mismatched}",
+        metadata={f"report_{f}": str(totals[f]) for f in fields}
+        | {f"governed_{f}": str(governed[f]) for f in fields},
+    )
+
+
+@dg.asset(
+    key=GROSS_PROFIT_REPORT,
+    partitions_def=billing_months,
+    group_name="report",
+    kinds={"spark", "parquet", "csv"},
+    description="Gross profit per bill line for the billing month: the seed's columns "
+    "(id, company_name, item_sold, units_sold, cost_per_unit_usd, bill_amount, gross_profit) "
+    "then billing_month, currency, revenue_usd, cogs_usd, gross_margin, country, product_line, "
+    "source_file, line_number.",
+    check_specs=[dg.AssetCheckSpec(TOTALS_RECONCILE, asset=GROSS_PROFIT_REPORT, blocking=True)],
+)
+def gross_profit_report(
+    context: dg.AssetExecutionContext,
+    governed_billing_lines: DataFrame,
+    report_publisher: ReportPublisher,
+):
+    report = report_lines(governed_billing_lines).persist(StorageLevel.MEMORY_AND_DISK)
+    csv_path = report_publisher.publish_csv(
+        report.orderBy(*REPORT_ORDER), month_report_csv(context.partition_key)
+    )
+    totals = report_totals(report).first().asDict()
+    preview = report.orderBy(*REPORT_ORDER).limit(PREVIEW_LINES).collect()
+    yield dg.Output(
+        report,
+        metadata={
+            "dagster/row_count": int(totals["lines"]),
+            **totals_metadata(totals),
+            "csv": dg.MetadataValue.path(csv_path),
+            "preview": dg.MetadataValue.md(markdown_table(preview, SEED_REPORT_COLUMNS)),
+        },
+    )
+    yield reconciliation(totals, governed_sums(governed_billing_lines))
+    report.unpersist()
+
+
+def _rows(frame: DataFrame) -> list[dict]:
+    return [row.asDict() for row in frame.collect()]
+
+
+@dg.asset(
+    key=GROSS_PROFIT_SUMMARY,
+    ins={
+        "gross_profit_report": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+        "quarantined_billing_lines": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+    },
+    group_name="report",
+    kinds={"spark", "parquet", "csv", "html"},
+    description="Units, revenue, COGS, gross profit and margin (from sums) by month, company, "
+    "item, product line and country over every reported month; publishes the all-months CSV "
+    "and the HTML report with charts.",
+)
+def gross_profit_summary(
+    context: dg.AssetExecutionContext,
+    gross_profit_report: DataFrame,
+    quarantined_billing_lines: DataFrame,
+    report_publisher: ReportPublisher,
+):
+    # The lake restores billing_month from directory names (last); the contract sets the order.
+    report = gross_profit_report.select(*REPORT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
+    summary = summarize(report).persist(StorageLevel.MEMORY_AND_DISK)
+    csv_path = report_publisher.publish_csv(report.orderBy(*REPORT_ORDER), REPORT_CSV)
+    summary_csv = report_publisher.publish_csv(
+        summary.orderBy("dimension", "key"), "gross_profit_summary.csv"
+    )
+    totals = report_totals(report).first().asDict()
+    quarantined = quarantined_billing_lines.count()
+    reason_rows = _rows(
+        quarantined_billing_lines.select(F.explode("reason_codes").alias("code"))
+        .groupBy("code").count().orderBy(F.desc("count"), "code")
+    )
+    rows = _rows(summary.orderBy("dimension", "key"))
+    summaries = {d: [r for r in rows if r["dimension"] == d] for d in {r["dimension"] for r in rows}}
+    months = sorted(r["key"] for r in summaries.get("month", []))
+    files = sorted(r[SOURCE_FILE] for r in _rows(report.select(SOURCE_FILE).distinct()))
+    page = ReportPage(
+        title="Gross profit report",
+        generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        months=months,
+        source_files=files,
+        totals={
+            **totals,
+            "lines_reported": totals["lines"],
+            "lines_quarantined": quarantined,
+            "lines_in": totals["lines"] + quarantined,
+        },
+        summaries=summaries,
+        quarantine_reasons=[(r["code"], REASONS[r["code"]].message, r["count"]) for r in reason_rows],
+        files={"Per-line CSV": csv_path, "Summary CSV": summary_csv},
+    )
+    html_path = report_publisher.publish_text(render_report_html(page), "gross_profit_report.html")
+    company_rows = summaries.get("company", [])
+    yield dg.Output(
+        summary,
+        metadata={
+            "dagster/row_count": len(rows),
+            **totals_metadata(totals),
+            "lines_quarantined": quarantined,
+            "months": dg.MetadataValue.json(months),
+            "csv": dg.MetadataValue.path(csv_path),
+            "summary_csv": dg.MetadataValue.path(summary_csv),
+            "html": dg.MetadataValue.path(html_path),
+            "by_company": dg.MetadataValue.md(
+                markdown_table(company_rows, ["key", "lines", "units_sold", "revenue_usd",
+                                              "cogs_usd", "gross_profit_usd", "gross_margin"])
+            ),
+        },
+    )
+    summary.unpersist()
+    report.unpersist()

@@ -1,0 +1,235 @@
+"""The data contract: the one place that says what the input tables and the report look like.
+
+The crawler, the CSV reader, the validation, the asset checks, the CLI and the docs all read
+this module, so a column, an alias, a type or a reason code is declared exactly once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+LANDING_BUCKET = "billing-data"
+GLUE_DATABASE = "gross_profit"
+PARTITION_KEY = "billing_month"
+MONTH_FORMAT = "YYYY-MM"
+MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+BASE_CURRENCY = "USD"
+
+# Money is carried as decimals end to end; these are the Spark/Glue decimal shapes.
+AMOUNT_DECIMAL = (18, 4)  # bill_amount as billed, up to 4 decimals (KWD/BHD bill in mils)
+UNIT_COST_DECIMAL = (18, 6)  # cost_per_unit_usd
+FX_RATE_DECIMAL = (20, 10)  # rate_to_usd: USD per unit of currency
+USD_DECIMAL = (20, 2)  # revenue_usd, cogs_usd, gross_profit_usd: rounded half-up to the cent
+MARGIN_DECIMAL = (12, 6)  # gross_margin = gross_profit_usd / revenue_usd, rounded half-up
+
+
+@dataclass(frozen=True)
+class Column:
+    """One contract column.
+
+    ``kind`` is the logical type the validation parses the raw text into:
+    ``string``, ``integer`` (bigint), ``date`` (ISO ``YYYY-MM-DD``), ``month`` (``YYYY-MM``)
+    or ``decimal`` (with ``decimal`` giving precision and scale).
+    ``catalog_types`` are the Glue types a crawler may infer for it without that being drift.
+    """
+
+    name: str
+    kind: str
+    description: str
+    aliases: tuple[str, ...] = ()
+    decimal: tuple[int, int] | None = None
+    required: bool = True
+
+    @property
+    def catalog_types(self) -> tuple[str, ...]:
+        return {
+            "string": ("string",),
+            "integer": ("bigint", "int", "smallint", "tinyint"),
+            "date": ("date", "string", "timestamp"),
+            "month": ("string",),
+            "decimal": ("double", "decimal", "bigint"),
+        }[self.kind]
+
+
+@dataclass(frozen=True)
+class TableContract:
+    """One input table: its landing prefix (== Glue table name) and its columns."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    # Column whose values decide a row's billing month, or None when the month comes from where
+    # the file landed (units and costs carry no date).
+    month_column: str | None = None
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    def canonical_column(self, header_cell: str) -> str | None:
+        """The contract name of a header cell, honouring case, surrounding spaces and aliases."""
+        wanted = normalize_header_cell(header_cell)
+        for col in self.columns:
+            if wanted == col.name or wanted in col.aliases:
+                return col.name
+        return None
+
+    def map_header(self, header: list[str]) -> list[str | None]:
+        return [self.canonical_column(cell) for cell in header]
+
+    def missing_columns(self, header: list[str]) -> list[str]:
+        present = set(self.map_header(header))
+        return [c.name for c in self.columns if c.required and c.name not in present]
+
+
+def normalize_header_cell(cell: str) -> str:
+    """Header cells as exports write them: ' Item_Sold ', '"id"', 'Bill Amount'."""
+    cell = cell.replace("\ufeff", "").strip().strip('"').strip().lower()
+    return re.sub(r"[\s\-]+", "_", cell)
+
+
+BILLING = TableContract(
+    name="billing",
+    description="One row per bill line, as exported by the billing system.",
+    month_column="bill_date",
+    columns=(
+        Column("id", "integer", "Bill line id; unique within one export file, not across files."),
+        Column("company_name", "string", "Customer company billed."),
+        Column("country", "string", "Customer country (ISO 3166 alpha-2)."),
+        Column("city", "string", "Customer city."),
+        Column("product_line", "string", "Product line of the item (Dairy, Bakery, ...)."),
+        Column("item_sold", "string", "Item billed.", aliases=("item",)),
+        Column("bill_date", "date", "Bill date; its month is the billing month."),
+        Column("currency", "string", "ISO 4217 code of bill_amount."),
+        Column("bill_amount", "decimal", "Amount billed, in `currency`.", decimal=AMOUNT_DECIMAL),
+    ),
+)
+
+UNITS_SOLD = TableContract(
+    name="units_sold",
+    description="Units sold per bill line: (company_id, item_type) matches (id, item_sold).",
+    columns=(
+        Column("company_id", "integer", "The bill line's `id`."),
+        Column("item_type", "string", "The bill line's `item_sold`."),
+        Column("units_sold", "integer", "Units sold on that bill line."),
+    ),
+)
+
+PRODUCTION_COSTS = TableContract(
+    name="production_costs",
+    description="Production cost per unit, in USD, for the billing month.",
+    columns=(
+        Column("item", "string", "Item, as in `item_sold`."),
+        Column(
+            "cost_per_unit_usd", "decimal", "Cost of one unit, USD.", decimal=UNIT_COST_DECIMAL
+        ),
+    ),
+)
+
+FX_RATES = TableContract(
+    name="fx_rates",
+    description="Monthly conversion rates: USD per one unit of `currency`. USD needs no row.",
+    month_column="month",
+    columns=(
+        Column("currency", "string", "ISO 4217 code."),
+        Column("rate_to_usd", "decimal", "USD per unit of currency.", decimal=FX_RATE_DECIMAL),
+        Column("month", "month", "Billing month the rate applies to (YYYY-MM)."),
+    ),
+)
+
+INPUT_TABLES: dict[str, TableContract] = {
+    t.name: t for t in (BILLING, UNITS_SOLD, PRODUCTION_COSTS, FX_RATES)
+}
+
+
+def recognize_table(header: list[str]) -> TableContract | None:
+    """The input table a file belongs to, judged by its header (not its name).
+
+    The table whose required columns the header covers best wins; billing is checked first
+    because its `item` alias would otherwise also satisfy production costs.
+    """
+    for table in INPUT_TABLES.values():
+        if not table.missing_columns(header):
+            return table
+    return None
+
+
+# Columns every row read from a landed file carries besides the contract's, for lineage.
+SOURCE_FILE = "source_file"  # object key under the landing bucket, e.g. billing/billing_month=.../x.csv
+LINE_NUMBER = "line_number"  # 1-based physical line in that file; the header is line 1
+
+# The report: the seed's columns first (in the seed's order), then ours.
+SEED_REPORT_COLUMNS = (
+    "id",
+    "company_name",
+    "item_sold",
+    "units_sold",
+    "cost_per_unit_usd",
+    "bill_amount",
+    "gross_profit",
+)
+REPORT_COLUMNS = SEED_REPORT_COLUMNS + (
+    "billing_month",
+    "currency",
+    "revenue_usd",
+    "cogs_usd",
+    "gross_margin",
+    "country",
+    "product_line",
+    "source_file",
+    "line_number",
+)
+SUMMARY_DIMENSIONS = {
+    "month": "billing_month",
+    "company": "company_name",
+    "item": "item_sold",
+    "product_line": "product_line",
+    "country": "country",
+}
+SUMMARY_COLUMNS = (
+    "dimension",
+    "key",
+    "lines",
+    "units_sold",
+    "revenue_usd",
+    "cogs_usd",
+    "gross_profit_usd",
+    "gross_margin",
+)
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+
+
+# Stable reason codes for quarantined lines. A line carries every reason that applies.
+REASONS: dict[str, Reason] = {
+    r.code: r
+    for r in (
+        Reason("missing_required_value", "a required value is empty"),
+        Reason("invalid_id", "id is not a whole number"),
+        Reason("invalid_bill_date", "bill_date is not a date (YYYY-MM-DD or YYYY/MM/DD)"),
+        Reason("invalid_bill_amount", "bill_amount is not a number with at most 4 decimals"),
+        Reason("bill_date_outside_billing_month", "bill_date is not in the file's billing month"),
+        Reason("unknown_currency", "currency is not a 3-letter ISO 4217 code"),
+        Reason("missing_fx_rate", "no fx_rates row for this currency and billing month"),
+        Reason("ambiguous_fx_rate", "several fx_rates rows for this currency and billing month"),
+        Reason("missing_units", "no units_sold record for (id, item_sold) in the billing month"),
+        Reason("ambiguous_units", "several units_sold records for (id, item_sold)"),
+        Reason("invalid_units_sold", "units_sold is not a whole number"),
+        Reason("negative_units_sold", "units_sold is negative"),
+        Reason("missing_production_cost", "no production cost for the item in the billing month"),
+        Reason("ambiguous_production_cost", "several production costs for the item"),
+        Reason("invalid_production_cost", "cost_per_unit_usd is not a number"),
+        Reason("duplicate_line", "the same id and item_sold appear twice in one source file"),
+    )
+}
+
+# The Lake Formation principal the report job reads as (governance/lake_formation_policy.yaml).
+REPORT_JOB_PRINCIPAL = "gross-profit-report-job"

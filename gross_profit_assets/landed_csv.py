@@ -1,0 +1,125 @@
+"""Reads landed CSV objects into contract-shaped Spark DataFrames, with Spark's own CSV reader.
+
+Each file's header is peeked at (a few KB) to map its columns onto the contract: case, spaces
+and aliases (``item`` -> ``item_sold``) are resolved here, extra columns are dropped (the
+catalog keeps them). Every value is read as text; parsing and validation happen in the pure
+transforms, so a bad value becomes a quarantine reason instead of a failed job.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from functools import reduce
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+from gross_profit_assets.contract import LINE_NUMBER, PARTITION_KEY, SOURCE_FILE, TableContract
+from gross_profit_assets.landing import decode_export, month_of_key
+from gross_profit_assets.resources.object_store import ObjectInfo, ObjectStore
+
+HEADER_PEEK_BYTES = 64 * 1024
+_LOCAL_SCHEME = re.compile(r"^file:/+")
+
+
+@dataclass(frozen=True)
+class RejectedFile:
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LandedTable:
+    """Rows of one table (contract columns as text + ``source_file``, ``line_number``,
+    ``billing_month``) and the files that could not be read at all."""
+
+    frame: DataFrame
+    files: list[str] = field(default_factory=list)
+    rejected: list[RejectedFile] = field(default_factory=list)
+
+
+def landed_schema(table: TableContract) -> StructType:
+    text = [StructField(name, StringType()) for name in table.column_names]
+    lineage = [
+        StructField(SOURCE_FILE, StringType()),
+        StructField(LINE_NUMBER, LongType()),
+        StructField(PARTITION_KEY, StringType()),
+    ]
+    return StructType(text + lineage)
+
+
+def read_header(store: ObjectStore, key: str) -> list[str]:
+    head = store.read_bytes(key, length=HEADER_PEEK_BYTES)
+    first_line = decode_export(head, key).splitlines()[:1]
+    return next(csv.reader(io.StringIO(first_line[0])), []) if first_line else []
+
+
+def read_landed_table(
+    spark: SparkSession, store: ObjectStore, table: TableContract, objects: list[ObjectInfo]
+) -> LandedTable:
+    """One DataFrame over every readable landed file of ``table``."""
+    layouts: dict[tuple[str, ...], list[str]] = {}
+    rejected: list[RejectedFile] = []
+    for obj in objects:
+        header = read_header(store, obj.key)
+        missing = table.missing_columns(header)
+        if missing:
+            rejected.append(RejectedFile(obj.key, f"missing required columns {missing}"))
+            continue
+        names = tuple(
+            name or f"_extra_{i}" for i, name in enumerate(table.map_header(header))
+        )
+        layouts.setdefault(names, []).append(obj.key)
+    frames = [_read_layout(spark, store, table, names, keys) for names, keys in layouts.items()]
+    empty = spark.createDataFrame([], landed_schema(table))
+    frame = reduce(DataFrame.unionByName, frames, empty)
+    files = [k for keys in layouts.values() for k in keys]
+    return LandedTable(frame, files, rejected)
+
+
+def _read_layout(
+    spark: SparkSession,
+    store: ObjectStore,
+    table: TableContract,
+    names: tuple[str, ...],
+    keys: list[str],
+) -> DataFrame:
+    """Files sharing one header layout, read in one pass with an all-text schema."""
+    schema = StructType([StructField(n, StringType()) for n in names])
+    uris = [store.uri(k) for k in keys]
+    raw = spark.read.csv(uris, schema=schema, header=True, mode="PERMISSIVE", encoding="UTF-8")
+    key_of_path = F.create_map(
+        *[item for uri, key in zip(uris, keys) for item in (F.lit(_spark_path(spark, uri)), F.lit(key))]
+    )
+    month_of_file = F.create_map(
+        *[item for key in keys for item in (F.lit(key), F.lit(month_of_key(key)))]
+    )
+    located = raw.select(
+        *[F.col(n) if n in names else F.lit(None).cast("string").alias(n) for n in table.column_names],
+        F.element_at(
+            key_of_path, F.regexp_replace("_metadata.file_path", _LOCAL_SCHEME.pattern, "file:///")
+        ).alias(SOURCE_FILE),
+        F.col("_metadata.file_block_start").alias("_block_start"),
+        F.monotonically_increasing_id().alias("_row_id"),
+    )
+    # Spark reads a file's splits in order and numbers rows increasingly within a split, so
+    # (split start, row id) is the file's record order. Line 1 is the header.
+    in_file_order = Window.partitionBy(SOURCE_FILE).orderBy("_block_start", "_row_id")
+    return located.select(
+        *table.column_names,
+        SOURCE_FILE,
+        (F.row_number().over(in_file_order) + 1).cast("long").alias(LINE_NUMBER),
+        F.element_at(month_of_file, F.col(SOURCE_FILE)).alias(PARTITION_KEY),
+    )
+
+
+def _spark_path(spark: SparkSession, uri: str) -> str:
+    """The path as Spark's ``_metadata.file_path`` spells it: Hadoop percent-encodes some
+    characters, such as spaces, and writes ``file:/`` or ``file:///`` (normalised to the latter)."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    return _LOCAL_SCHEME.sub("file:///", path.toUri().toString())

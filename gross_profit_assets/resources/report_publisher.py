@@ -1,0 +1,61 @@
+"""Report files port: where the human-facing report files (CSV, HTML) are published."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import dagster as dg
+from pyspark.sql import DataFrame
+
+from gross_profit_assets.transforms.formatting import as_csv_text
+
+
+class ReportPublisher(dg.ConfigurableResource, ABC):
+    """Publishes report files; each publish replaces the previous file whole."""
+
+    @abstractmethod
+    def publish_csv(self, frame: DataFrame, name: str) -> str:
+        """Write ``frame`` (already in the order wanted) as one CSV file; return its location."""
+
+    @abstractmethod
+    def publish_text(self, text: str, name: str) -> str:
+        """Write a text file (HTML); return its location."""
+
+
+class LocalReportPublisher(ReportPublisher):
+    """Report files in a local directory (``$GROSS_PROFIT_HOME/reports``)."""
+
+    root: str
+
+    def _target(self, name: str) -> Path:
+        target = Path(self.root).resolve() / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def publish_csv(self, frame: DataFrame, name: str) -> str:
+        target = self._target(name)
+        staging = target.parent / f".{target.name}-{uuid.uuid4().hex}"
+        try:
+            # One writer task keeps the order; RFC 4180 quoting (a quote is escaped by a quote).
+            as_csv_text(frame).coalesce(1).write.csv(
+                str(staging), header=True, quote='"', escape='"', lineSep="\n", encoding="UTF-8"
+            )
+            (part,) = staging.glob("part-*.csv")
+            os.replace(part, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return str(target)
+
+    def publish_text(self, text: str, name: str) -> str:
+        target = self._target(name)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)  # a published report is for reading, like the CSV beside it
+        os.replace(tmp, target)
+        return str(target)

@@ -1,0 +1,77 @@
+"""Pure transforms from governed billing lines to the gross-profit report and its summaries."""
+
+from __future__ import annotations
+
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import DecimalType
+
+from gross_profit_assets.contract import (
+    LINE_NUMBER,
+    MARGIN_DECIMAL,
+    PARTITION_KEY,
+    REPORT_COLUMNS,
+    SOURCE_FILE,
+    SUMMARY_COLUMNS,
+    SUMMARY_DIMENSIONS,
+)
+
+SUM_DECIMAL = DecimalType(38, 2)
+REPORT_ORDER = (PARTITION_KEY, SOURCE_FILE, LINE_NUMBER)
+
+
+def margin(gross_profit: Column, revenue: Column) -> Column:
+    """Gross margin from sums (never an average of line ratios); null when revenue is zero."""
+    return F.round(F.try_divide(gross_profit, revenue), MARGIN_DECIMAL[1]).cast(
+        DecimalType(*MARGIN_DECIMAL)
+    )
+
+
+def report_lines(governed: DataFrame) -> DataFrame:
+    """One report line per governed bill line: the seed's columns first, then ours."""
+    return governed.select(
+        "id",
+        "company_name",
+        "item_sold",
+        "units_sold",
+        "cost_per_unit_usd",
+        "bill_amount",
+        F.col("gross_profit_usd").alias("gross_profit"),
+        PARTITION_KEY,
+        "currency",
+        "revenue_usd",
+        "cogs_usd",
+        margin(F.col("gross_profit_usd"), F.col("revenue_usd")).alias("gross_margin"),
+        "country",
+        "product_line",
+        SOURCE_FILE,
+        LINE_NUMBER,
+    ).select(*REPORT_COLUMNS)
+
+
+def _sums(frame: DataFrame, *group_by: Column) -> DataFrame:
+    sums = frame.groupBy(*group_by).agg(
+        F.count(F.lit(1)).alias("lines"),
+        F.sum("units_sold").alias("units_sold"),
+        F.sum("revenue_usd").cast(SUM_DECIMAL).alias("revenue_usd"),
+        F.sum("cogs_usd").cast(SUM_DECIMAL).alias("cogs_usd"),
+        F.sum("gross_profit").cast(SUM_DECIMAL).alias("gross_profit_usd"),
+    )
+    return sums.withColumn("gross_margin", margin(F.col("gross_profit_usd"), F.col("revenue_usd")))
+
+
+def summarize(report: DataFrame) -> DataFrame:
+    """Units, revenue, COGS, gross profit and margin by month, company, item, product line and
+    country, in one long table (``dimension``, ``key``, ...)."""
+    per_dimension = [
+        _sums(report, F.lit(dimension).alias("dimension"), F.col(column).cast("string").alias("key"))
+        for dimension, column in SUMMARY_DIMENSIONS.items()
+    ]
+    return reduce(DataFrame.unionByName, per_dimension).select(*SUMMARY_COLUMNS)
+
+
+def report_totals(report: DataFrame) -> DataFrame:
+    """One row: lines, units, revenue, COGS, gross profit and margin over the whole report."""
+    return _sums(report).select(*SUMMARY_COLUMNS[2:])

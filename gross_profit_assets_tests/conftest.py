@@ -1,0 +1,16 @@
+"""Shared fixtures: one local Spark session for the whole test session."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from gross_profit_assets.resources.spark import shared_spark_session
+
+    return shared_spark_session()

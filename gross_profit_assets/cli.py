@@ -36,8 +36,12 @@ def _use_home(home: str | None) -> LocalPaths:
     if home:
         os.environ[HOME_ENV_VAR] = str(Path(home).resolve())
     paths = LocalPaths.from_env()
-    os.environ.setdefault("DAGSTER_HOME", str(paths.dagster_home))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    if "DAGSTER_HOME" not in os.environ:
+        os.environ["DAGSTER_HOME"] = str(paths.dagster_home)
+        paths.dagster_home.mkdir(parents=True, exist_ok=True)
+        config = paths.dagster_home / "dagster.yaml"
+        if not config.exists():
+            config.write_text("# Dagster instance of gross-profit CLI runs.\ntelemetry:\n  enabled: false\n")
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     return paths
 

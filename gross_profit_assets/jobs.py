@@ -3,7 +3,6 @@
 import dagster as dg
 
 from gross_profit_assets.assets.keys import GROSS_PROFIT_SUMMARY
-from gross_profit_assets.assets.partitions import billing_months
 
 MONTH_JOB = "gross_profit_month"
 SUMMARY_JOB = "gross_profit_summary_job"
@@ -11,7 +10,6 @@ SUMMARY_JOB = "gross_profit_summary_job"
 gross_profit_month = dg.define_asset_job(
     MONTH_JOB,
     selection=dg.AssetSelection.all() - dg.AssetSelection.assets(GROSS_PROFIT_SUMMARY),
-    partitions_def=billing_months,
     description="Land -> crawl -> govern -> report for one billing month, with every check.",
 )
 

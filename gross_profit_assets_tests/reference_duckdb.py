@@ -8,8 +8,9 @@ transforms. If both agree to the cent on millions of lines, neither is likely to
 Rules (from DESIGN.md and the contract's reason list):
 
 - Files are recognised by name: ``billing_data*``, ``units_sold*``, ``production_costs*``,
-  ``fx_rates*``. Units, cost and fx files apply to the month in their name (``_MM_YYYY``); an
-  fx row whose ``month`` column disagrees with its file name is an error in the test data.
+  ``fx_rates*``; any other file is an error. Units, cost and fx files apply to the month in
+  their name (``_MM_YYYY``); an fx row whose ``month`` column disagrees with its file name is
+  an error in the test data.
 - A bill line's billing month is the month of its ``bill_date``.
 - A bill line is reported iff its values parse (id a whole number, bill_date a date written
   ``YYYY-MM-DD`` or ``YYYY/MM/DD``, bill_amount a plain decimal with at most 4 decimals,
@@ -88,12 +89,22 @@ WITH bills AS (
              THEN CAST(trim(bill_amount) AS DECIMAL(38, 10)) END AS bill_amount
     FROM raw_billing
 ),
+repeated_in_file AS (
+    SELECT source_file, id, item_sold
+    FROM bills
+    GROUP BY ALL
+    HAVING count(*) > 1
+),
 bills_with_month AS (
     SELECT
-        *,
-        coalesce(strftime(bill_date, '%Y-%m'), file_month, 'unknown') AS billing_month,
-        count(*) OVER (PARTITION BY source_file, id, item_sold) AS copies_in_file
-    FROM bills
+        b.*,
+        coalesce(strftime(b.bill_date, '%Y-%m'), b.file_month, 'unknown') AS billing_month,
+        d.source_file IS NULL AS unique_in_file
+    FROM bills AS b
+    LEFT JOIN repeated_in_file AS d
+        ON d.source_file = b.source_file
+        AND d.id IS NOT DISTINCT FROM b.id
+        AND d.item_sold IS NOT DISTINCT FROM b.item_sold
 ),
 units AS (
     SELECT
@@ -161,7 +172,7 @@ SELECT
         AND coalesce(product_line, '') <> ''
         AND coalesce(item_sold, '') <> ''
         AND regexp_full_match(coalesce(currency, ''), '[A-Z]{{3}}')
-        AND copies_in_file = 1
+        AND unique_in_file
         AND units_records = 1 AND units_valid AND units_sold IS NOT NULL
         AND cost_records = 1 AND cost_per_unit_usd IS NOT NULL
         AND (currency = 'USD' OR (rate_records = 1 AND rate_to_usd IS NOT NULL))
@@ -272,16 +283,20 @@ def check_fx_months(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def load(files: Iterable[Path | str]) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB holding raw_<table> for each input table and the classified lines."""
+    """An in-memory DuckDB with a raw_<table> view per input table (the CSVs are read once,
+    by the classification) and the classified bill lines materialised."""
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     by_table: dict[str, list[Path]] = {table: [] for table in TABLES}
     for file in sorted(Path(f) for f in files):
         table = table_of(file)
-        if table is not None:
-            by_table[table].append(file)
+        if table is None:
+            # A silently skipped file would make a wrong total look right.
+            raise ValueError(f"{file}: not a billing, units, cost or fx file by its name")
+        by_table[table].append(file)
     for table, paths in by_table.items():
         selects = [file_select(con, table, path) for path in paths] or [empty_select(table)]
-        con.execute(f"CREATE TEMP TABLE raw_{table} AS " + " UNION ALL ".join(selects))
+        con.execute(f"CREATE TEMP VIEW raw_{table} AS " + " UNION ALL ".join(selects))
     check_fx_months(con)
     con.execute(f"CREATE TEMP TABLE classified_lines AS {CLASSIFIED_LINES_SQL}")
     con.execute(f"CREATE TEMP VIEW reported_lines AS {REPORTED_LINES_SQL}")

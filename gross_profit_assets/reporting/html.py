@@ -279,7 +279,8 @@ def units_bar(row: Mapping[str, Any]) -> Bar:
     value = to_decimal(row.get("units_sold")) or Decimal(0)
     text = format_integer(value)
     lines = format_integer(row.get("lines"))
-    return Bar(label, value, text, f"{label}: {text} units sold in {lines} lines")
+    noun = "line" if lines == "1" else "lines"
+    return Bar(label, value, text, f"{label}: {text} units sold in {lines} {noun}")
 
 
 def margin_bar(row: Mapping[str, Any]) -> Bar:

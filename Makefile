@@ -1,0 +1,34 @@
+# gross-profit: `make demo` and `make test` are all a new machine needs.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export GROSS_PROFIT_HOME ?= $(CURDIR)/.gross_profit
+
+.PHONY: demo test install ui clean
+
+$(STAMP): pyproject.toml setup.py
+	scripts/ensure-java
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: fresh local lake, the bundled seed sample, the whole pipeline; prints where the report is
+demo: $(STAMP)
+	$(BIN)/gross-profit demo
+
+## test: every test (unit, Spark, end to end, the real dagster dev)
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## ui: the Dagster UI over the same lake and runs as the CLI (http://127.0.0.1:3000)
+ui: $(STAMP)
+	DAGSTER_HOME=$(GROSS_PROFIT_HOME)/dagster_home $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+clean:
+	rm -rf $(VENV) .gross_profit .pytest_cache *.egg-info

@@ -1,0 +1,159 @@
+"""The whole platform, as a user drives it: `gross-profit ingest` + `gross-profit run --json`.
+
+Each test runs the real CLI in a subprocess with its own GROSS_PROFIT_HOME and DAGSTER_HOME, so
+the Dagster definitions, the local lake and the Spark session are exactly a user's. Numbers are
+checked against the independent DuckDB reference over the same CSV files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from gross_profit_assets.generate import generate
+from gross_profit_assets_tests.reference_duckdb import reference_totals, reported_lines
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_DIR = Path(os.environ.get("GROSS_PROFIT_SEED_DIR", REPO.parent / "shared" / "seed"))
+CLI = [sys.executable, "-m", "gross_profit_assets.cli"]
+
+
+def gross_profit(home: Path, *args: str, env: dict | None = None, check: bool = True):
+    """Run the CLI like a user; returns the completed process (stdout and stderr as text)."""
+    environment = os.environ | {"SPARK_LOCAL_IP": "127.0.0.1"} | (env or {})
+    environment.pop("DAGSTER_HOME", None)
+    done = subprocess.run(
+        [*CLI, "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"gross-profit {' '.join(args)} exited {done.returncode}:\n{done.stderr[-4000:]}")
+    return done
+
+
+def last_json(done) -> dict:
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """Three months, three currencies, some lines without units and some without a cost."""
+    out = tmp_path_factory.mktemp("generated")
+    data = generate(out, rows=12_000, months=3, start_month="2024-01", currencies=("USD", "CAD", "MXN"), unmatched_rate=0.02)
+    files = sorted(Path(f) for f in data.files)
+    home = tmp_path_factory.mktemp("home")
+    gross_profit(home, "ingest", *map(str, files))
+    result = last_json(gross_profit(home, "run", "--json"))
+    return files, home, result
+
+
+def test_totals_equal_an_independent_duckdb_computation_to_the_cent(generated):
+    files, _, result = generated
+    expected = reference_totals(files)["total"]
+    assert result["ok"] is True
+    assert result["months"] == ["2024-01", "2024-02", "2024-03"]
+    assert result["lines_in"] == expected["lines_in"] == 12_000
+    assert result["lines_reported"] == expected["lines_reported"]
+    assert result["lines_quarantined"] == expected["lines_quarantined"] > 0
+    for money in ("revenue_usd", "cogs_usd", "gross_profit_usd"):
+        assert Decimal(result[money]) == expected[money], money
+
+
+def test_every_line_is_reported_or_quarantined(generated):
+    _, _, result = generated
+    assert result["lines_in"] == result["lines_reported"] + result["lines_quarantined"]
+    assert all(check["passed"] for check in result["checks"])
+    assert {c["name"] for c in result["checks"]} >= {"every_line_accounted_for", "totals_reconcile_with_governed_lines"}
+
+
+def test_lines_csv_holds_every_reported_line_with_reference_values(generated):
+    files, _, result = generated
+    with open(result["report"]["lines_csv"], newline="", encoding="utf-8") as handle:
+        got = {
+            (r["billing_month"], r["source_file"].rsplit("/", 1)[-1], r["id"]): r
+            for r in csv.DictReader(handle)
+        }
+    expected = reported_lines(files)
+    assert len(got) == len(expected)
+    for line in expected:
+        row = got[(line["billing_month"], Path(line["source_file"]).name, str(line["id"]))]
+        assert row["item_sold"] == line["item_sold"]
+        assert Decimal(row["revenue_usd"]) == line["revenue_usd"]
+        assert Decimal(row["gross_profit"]) == line["gross_profit_usd"]
+        assert row["currency"] == line["currency"]
+
+
+def test_report_parquet_and_html_are_published(generated):
+    _, _, result = generated
+    report = result["report"]
+    assert Path(report["lines_parquet"]).is_dir() and Path(report["html"]).is_file()
+    parquet = Path(report["lines_parquet"]) / "**" / "*.parquet"
+    total = duckdb.sql(
+        f"select sum(gross_profit) from read_parquet('{parquet}', hive_partitioning = true)"
+    ).fetchall()[0][0]
+    assert Decimal(total) == Decimal(result["gross_profit_usd"])
+    assert 'data-chart="gross_profit_by_company"' in Path(report["html"]).read_text()
+
+
+def test_items_without_cost_are_quarantined_with_that_reason(generated):
+    _, home, _ = generated
+    quarantine = home / "lake" / "quarantined_billing_lines" / "**" / "*.parquet"
+    rows = duckdb.sql(
+        f"select item_sold, reason_codes from read_parquet('{quarantine}', hive_partitioning = true)"
+    ).fetchall()
+    discontinued = [codes for item, codes in rows if item.startswith("Discontinued")]
+    assert discontinued and all("missing_production_cost" in codes for codes in discontinued)
+
+
+def test_every_governed_read_is_audited_as_the_report_job(generated):
+    _, home, _ = generated
+    entries = [json.loads(line) for line in (home / "audit" / "lake_formation_audit.jsonl").read_text().splitlines()]
+    assert {(e["table"], e["partition"]) for e in entries} >= {
+        (t, m) for t in ("billing", "units_sold", "production_costs", "fx_rates") for m in ("2024-01", "2024-02", "2024-03")
+    }
+    assert all(e["principal"] == "gross-profit-report-job" and e["allowed"] for e in entries)
+
+
+def test_demo_reproduces_the_seed_report_line_for_line(tmp_path):
+    done = gross_profit(tmp_path / "home", "demo")
+    location = done.stdout.strip().splitlines()[-2].removeprefix("The gross-profit report is at ")
+    with open(location, newline="", encoding="utf-8") as handle:
+        ours = [row[:7] for row in csv.reader(handle)]
+    with open(SEED_DIR / "expected_gross_profit_report.csv", newline="", encoding="utf-8") as handle:
+        expected = list(csv.reader(handle))
+    assert ours == expected
+    assert "gross profit 19165.00 USD" in done.stdout
+
+
+def test_a_principal_without_grant_is_denied_and_the_run_fails(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "policy_version: 1\ndatabase: gross_profit\n"
+        "principals:\n  - name: gross-profit-report-job\n    description: report job, no grants here\n"
+        "grants: []\n"
+    )
+    home = tmp_path / "home"
+    sample = sorted(str(p) for p in (SEED_DIR / "sample").glob("*.csv"))
+    gross_profit(home, "ingest", *sample)
+    done = gross_profit(home, "run", "--json", env={"GROSS_PROFIT_POLICY": str(policy)}, check=False)
+    assert done.returncode != 0
+    result = last_json(done)
+    assert result["ok"] is False
+    assert any(
+        "principal 'gross-profit-report-job' has no SELECT on gross_profit.billing" in f for f in result["failures"]
+    ), result["failures"]
+    audit = (home / "audit" / "lake_formation_audit.jsonl").read_text().splitlines()
+    assert json.loads(audit[-1])["allowed"] is False

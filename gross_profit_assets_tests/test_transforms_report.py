@@ -1,0 +1,89 @@
+"""Report, summary and CSV-text transforms on tiny frames; expectations computed in Python."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from pyspark.sql import functions as F
+
+from gross_profit_assets.contract import REPORT_COLUMNS, SUMMARY_COLUMNS
+from gross_profit_assets.transforms.billing import assess_billing_lines, governed_billing_lines
+from gross_profit_assets.transforms.formatting import as_csv_text
+from gross_profit_assets.transforms.report import report_lines, report_totals, summarize
+from gross_profit_assets_tests.frames import bill, tables
+
+pytestmark = pytest.mark.spark
+
+LINES = [
+    # (id, company, item, country, product line, amount, units, cost)
+    ("1", "Acme", "Brie", "US", "Dairy", "1000.00", "100", "2.5"),
+    ("2", "Acme", "Bread", "US", "Bakery", "500.00", "300", "2.0"),
+    ("3", "=cmd|' /C calc'!A0", "Brie", "CA", "Dairy", "300.00", "10", "2.5"),
+]
+
+
+@pytest.fixture(scope="module")
+def report(spark):
+    billing = [
+        bill(id=i, company_name=c, item_sold=item, country=country, product_line=pl, bill_amount=amount)
+        for i, c, item, country, pl, amount, _, _ in LINES
+    ]
+    units = [{"company_id": i, "item_type": item, "units_sold": u} for i, _, item, *_, u, _ in LINES]
+    costs = [{"item": "Brie", "cost_per_unit_usd": "2.5"}, {"item": "Bread", "cost_per_unit_usd": "2.0"}]
+    governed = governed_billing_lines(assess_billing_lines(*tables(spark, billing, units, costs)))
+    return report_lines(governed).cache()
+
+
+def gross_profit(amount: str, units: str, cost: str) -> Decimal:
+    return Decimal(amount) - (Decimal(units) * Decimal(cost)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def test_report_columns_start_with_the_seed_columns(report):
+    assert tuple(report.columns) == REPORT_COLUMNS
+    assert REPORT_COLUMNS[:7] == (
+        "id", "company_name", "item_sold", "units_sold", "cost_per_unit_usd", "bill_amount", "gross_profit",
+    )
+
+
+def test_line_margin_is_profit_over_revenue(report):
+    by_id = {r["id"]: r for r in report.collect()}
+    expected = gross_profit("500.00", "300", "2.0") / Decimal("500.00")
+    assert by_id[2]["gross_margin"] == expected.quantize(Decimal("0.000001"), ROUND_HALF_UP)
+
+
+def test_summary_margin_comes_from_sums_not_line_averages(report):
+    rows = {(r["dimension"], r["key"]): r for r in summarize(report).collect()}
+    acme = rows[("company", "Acme")]
+    profit = gross_profit("1000.00", "100", "2.5") + gross_profit("500.00", "300", "2.0")
+    assert acme["gross_profit_usd"] == profit
+    assert acme["gross_margin"] == (profit / Decimal("1500.00")).quantize(Decimal("0.000001"), ROUND_HALF_UP)
+    assert acme["units_sold"] == 400 and acme["lines"] == 2
+    assert set(d for d, _ in rows) == {"month", "company", "item", "product_line", "country"}
+    assert tuple(summarize(report).columns) == SUMMARY_COLUMNS
+
+
+def test_totals(report):
+    (total,) = report_totals(report).collect()
+    expected = sum(gross_profit(a, u, c) for *_, a, u, c in LINES)
+    assert total["gross_profit_usd"] == expected
+    assert total["revenue_usd"] == Decimal("1800.00")
+    assert total["lines"] == 3
+
+
+def test_csv_text_is_exact_and_formula_safe(report):
+    rows = {r["id"]: r for r in as_csv_text(report).collect()}
+    assert rows["1"]["bill_amount"] == "1000.0"
+    assert rows["1"]["cost_per_unit_usd"] == "2.5"
+    assert rows["2"]["gross_profit"] == "-100.0"  # numbers keep their sign
+    assert rows["3"]["company_name"] == "'=cmd|' /C calc'!A0"
+
+
+def test_canonical_decimal_never_goes_through_floats(spark):
+    frame = spark.range(1).select(
+        F.lit(Decimal("12345678901234.10")).cast("decimal(20,2)").alias("big"),
+        F.lit(Decimal("0.000001")).cast("decimal(12,6)").alias("tiny"),
+        F.lit(Decimal("0")).cast("decimal(20,2)").alias("zero"),
+    )
+    (row,) = as_csv_text(frame).collect()
+    assert (row["big"], row["tiny"], row["zero"]) == ("12345678901234.1", "0.000001", "0.0")

@@ -118,9 +118,9 @@ def test_finance_analyst_reads_report_and_quarantine_only(packaged_policy):
         packaged_policy.authorize("finance-analyst", "governed_billing_lines", SELECT, ["id"])
 
 
-def test_regional_analyst_column_list_is_the_report_without_source_file(packaged_policy):
+def test_regional_analyst_column_list_is_the_report_without_load_lineage(packaged_policy):
     (grant,) = packaged_policy.grants_for("regional-analyst-us")
-    assert grant.columns == tuple(c for c in REPORT_COLUMNS if c != "source_file")
+    assert grant.columns == tuple(c for c in REPORT_COLUMNS if c not in ("source_file", "line_number"))
     assert grant.row_filter == "country = 'US'"
 
 

@@ -24,7 +24,8 @@ from gross_profit_assets_tests.reference_duckdb import reference_totals, reporte
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[1]
-SEED_DIR = Path(os.environ.get("GROSS_PROFIT_SEED_DIR", REPO.parent / "shared" / "seed"))
+SAMPLE_DIR = REPO / "gross_profit_assets" / "sample_data"  # the seed sample, bundled
+EXPECTED_REPORT = Path(__file__).parent / "data" / "expected_gross_profit_report.csv"
 CLI = [sys.executable, "-m", "gross_profit_assets.cli"]
 
 
@@ -132,7 +133,7 @@ def test_demo_reproduces_the_seed_report_line_for_line(tmp_path):
     location = done.stdout.strip().splitlines()[-2].removeprefix("The gross-profit report is at ")
     with open(location, newline="", encoding="utf-8") as handle:
         ours = [row[:7] for row in csv.reader(handle)]
-    with open(SEED_DIR / "expected_gross_profit_report.csv", newline="", encoding="utf-8") as handle:
+    with open(EXPECTED_REPORT, newline="", encoding="utf-8") as handle:
         expected = list(csv.reader(handle))
     assert ours == expected
     assert "gross profit 19165.00 USD" in done.stdout
@@ -146,7 +147,7 @@ def test_a_principal_without_grant_is_denied_and_the_run_fails(tmp_path):
         "grants: []\n"
     )
     home = tmp_path / "home"
-    sample = sorted(str(p) for p in (SEED_DIR / "sample").glob("*.csv"))
+    sample = sorted(str(p) for p in SAMPLE_DIR.glob("*.csv"))
     gross_profit(home, "ingest", *sample)
     done = gross_profit(home, "run", "--json", env={"GROSS_PROFIT_POLICY": str(policy)}, check=False)
     assert done.returncode != 0

@@ -158,3 +158,32 @@ def test_a_principal_without_grant_is_denied_and_the_run_fails(tmp_path):
     ), result["failures"]
     audit = (home / "audit" / "lake_formation_audit.jsonl").read_text().splitlines()
     assert json.loads(audit[-1])["allowed"] is False
+
+
+def test_one_export_spanning_months_is_split_and_totals_still_match(tmp_path):
+    """A billing system that exports a whole quarter in one file: `ingest` splits it by month."""
+    data = generate(tmp_path / "gen", rows=4_000, months=3, start_month="2023-10", currencies=("USD", "CAD"))
+    files = sorted(Path(f) for f in data.files)
+    billing = [f for f in files if f.name.startswith("billing_data")]
+    quarter = tmp_path / "billing_export_q4.csv"
+    header = billing[0].read_text().splitlines(keepends=True)[0]
+    quarter.write_text(header + "".join("".join(f.read_text().splitlines(keepends=True)[1:]) for f in billing))
+    others = [str(f) for f in files if f not in billing]
+    home = tmp_path / "home"
+    ingested = gross_profit(home, "ingest", str(quarter), *others)
+    assert ingested.stderr.count("billing_export_q4.csv ->") == 3
+    result = last_json(gross_profit(home, "run", "--json"))
+    expected = reference_totals(files)["total"]
+    assert result["months"] == ["2023-10", "2023-11", "2023-12"]
+    assert (result["lines_in"], result["lines_reported"]) == (expected["lines_in"], expected["lines_reported"])
+    assert Decimal(result["gross_profit_usd"]) == expected["gross_profit_usd"]
+
+
+def test_generate_writes_seed_format_files(tmp_path):
+    done = subprocess.run(
+        [*CLI, "generate", "--rows", "300", "--months", "2", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert "billing_data_01_2023.csv" in names and "fx_rates_02_2023.csv" in names
+    assert "generated 300 bill lines over 2 month(s)" in done.stderr

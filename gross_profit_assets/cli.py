@@ -100,6 +100,7 @@ class RunSummary:
     gross_profit_usd: Decimal = Decimal("0.00")
     checks: list[dict] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     report: dict[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict:
@@ -115,12 +116,15 @@ class RunSummary:
             "gross_profit_usd": str(self.gross_profit_usd),
             "checks": self.checks,
             "failures": self.failures,
+            "warnings": self.warnings,
             "report": self.report,
         }
 
 
 def _collect(result, summary: RunSummary) -> None:
     """Fold one run's materializations and check evaluations into the summary."""
+    from dagster import AssetCheckSeverity
+
     from gross_profit_assets.assets.keys import GOVERNED_BILLING_LINES, GROSS_PROFIT_REPORT, QUARANTINED_BILLING_LINES
 
     for event in result.get_asset_materialization_events():
@@ -145,7 +149,12 @@ def _collect(result, summary: RunSummary) -> None:
                 "description": evaluation.description,
             }
         )
-        if not evaluation.passed:
+        if not evaluation.passed and evaluation.severity == AssetCheckSeverity.WARN:
+            summary.warnings.append(
+                f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()}: "
+                f"{evaluation.description}"
+            )
+        elif not evaluation.passed:
             summary.failures.append(
                 f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} "
                 f"failed: {evaluation.description}"
@@ -228,24 +237,28 @@ def run_pipeline(months: list[str] | None, verbose: bool = False) -> RunSummary:
         summary.failures.append("nothing has landed yet: run `gross-profit ingest FILE...` first")
         return summary
     _register_months(_instance(), wanted)
+    month_runs_ok = True
     for index, month in enumerate(wanted, start=1):
         started = time.monotonic()
         progress(f"[{index}/{len(wanted)}] {month}: land -> crawl -> govern -> report ...")
         result = _run_job(MONTH_JOB, summary, verbose, partition_key=month)
+        month_runs_ok &= result.success
         state = "done" if result.success else "FAILED"
         progress(f"[{index}/{len(wanted)}] {month}: {state} in {time.monotonic() - started:.1f}s")
-    if summary.failures:
-        return summary
+    if not month_runs_ok:
+        return summary  # a month without its report must not be summarised as if complete
     started = time.monotonic()
     progress("summary: all months -> summaries, CSV and HTML report ...")
     result = _run_job(SUMMARY_JOB, summary, verbose)
     progress(f"summary: {'done' if result.success else 'FAILED'} in {time.monotonic() - started:.1f}s")
-    if not summary.failures:
+    if result.success:
         summary.report = _report_files(paths, summary, landed)
     return summary
 
 
 def _print_summary(summary: RunSummary, as_json: bool) -> int:
+    for warning in summary.warnings:
+        progress(f"warning: {warning}")
     for failure in summary.failures:
         progress(f"error: {failure}")
     if as_json:

@@ -16,6 +16,22 @@ MONTH_FORMAT = "YYYY-MM"
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 BASE_CURRENCY = "USD"
 
+# Active ISO 4217 codes (funds and precious metals included; XTS "testing" and XXX "no
+# currency" left out). A code outside this list is `unknown_currency`; a listed code without
+# a rate for the month is `missing_fx_rate`.
+ISO_4217_CURRENCIES = frozenset(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN
+    BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP
+    ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK
+    JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK
+    MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN
+    PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB
+    TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG
+    XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XUA YER ZAR ZMW ZWG ZWL
+    """.split()
+)
+
 # Money is carried as decimals end to end; these are the Spark/Glue decimal shapes.
 AMOUNT_DECIMAL = (18, 4)  # bill_amount as billed, up to 4 decimals (KWD/BHD bill in mils)
 UNIT_COST_DECIMAL = (18, 6)  # cost_per_unit_usd
@@ -217,7 +233,7 @@ REASONS: dict[str, Reason] = {
         Reason("invalid_bill_date", "bill_date is not a date (YYYY-MM-DD or YYYY/MM/DD)"),
         Reason("invalid_bill_amount", "bill_amount is not a number with at most 4 decimals"),
         Reason("bill_date_outside_billing_month", "bill_date is not in the file's billing month"),
-        Reason("unknown_currency", "currency is not a 3-letter ISO 4217 code"),
+        Reason("unknown_currency", "currency is not an ISO 4217 code"),
         Reason("missing_fx_rate", "no fx_rates row for this currency and billing month"),
         Reason("ambiguous_fx_rate", "several fx_rates rows for this currency and billing month"),
         Reason("missing_units", "no units_sold record for (id, item_sold) in the billing month"),

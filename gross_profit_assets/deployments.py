@@ -17,9 +17,9 @@ from gross_profit_assets.resources.spark import local_spark_resource
 from gross_profit_assets.settings import LocalPaths, deployment_name
 
 
-def local_resources() -> dict:
+def local_resources(paths: LocalPaths | None = None) -> dict:
     """The embedded default: everything under ``$GROSS_PROFIT_HOME``, no cloud account."""
-    paths = LocalPaths.from_env()
+    paths = paths or LocalPaths.from_env()
     object_store = LocalObjectStore(root=str(paths.object_store))
     glue_catalog = LocalGlueCatalog(path=str(paths.catalog))
     pyspark = local_spark_resource()

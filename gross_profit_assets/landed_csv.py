@@ -8,6 +8,7 @@ transforms, so a bad value becomes a quarantine reason instead of a failed job.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -19,7 +20,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
 from gross_profit_assets.contract import LINE_NUMBER, PARTITION_KEY, SOURCE_FILE, TableContract
-from gross_profit_assets.landing import decode_export, month_of_key
+from gross_profit_assets.landing import drop_stray_header_quote, month_of_key
 from gross_profit_assets.resources.object_store import ObjectInfo, ObjectStore
 
 HEADER_PEEK_BYTES = 64 * 1024
@@ -53,9 +54,42 @@ def landed_schema(table: TableContract) -> StructType:
 
 
 def read_header(store: ObjectStore, key: str) -> list[str]:
+    """The header cells. A lone quote before the header (``"id,company_name,...``), which some
+    exports write, is dropped: Spark reads line by line, so it cannot swallow the rows below."""
     head = store.read_bytes(key, length=HEADER_PEEK_BYTES)
-    first_line = decode_export(head, key).splitlines()[:1]
-    return next(csv.reader(io.StringIO(first_line[0])), []) if first_line else []
+    first_line = head.decode("utf-8-sig", errors="replace").splitlines()[:1]
+    if not first_line:
+        return []
+    return next(csv.reader(io.StringIO(drop_stray_header_quote(first_line[0]))), [])
+
+
+def utf8_problem(store: ObjectStore, key: str) -> str | None:
+    """Where the object stops being UTF-8, or None. Every byte is checked, a chunk at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    for chunk in store.iter_bytes(key):
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            return f"not UTF-8: invalid byte 0x{chunk[exc.start]:02x} at byte offset {offset + exc.start}"
+        offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return f"not UTF-8: truncated character at the end (byte offset {offset})"
+    return None
+
+
+def file_problem(store: ObjectStore, table: TableContract, obj: ObjectInfo) -> str | None:
+    """Why a landed file cannot be read as ``table`` at all, or None. An empty file is fine:
+    it simply has no lines."""
+    if obj.size == 0:
+        return None
+    encoding = utf8_problem(store, obj.key)
+    if encoding:
+        return encoding
+    missing = table.missing_columns(read_header(store, obj.key))
+    return f"missing required columns {missing}" if missing else None
 
 
 def read_landed_table(
@@ -65,13 +99,14 @@ def read_landed_table(
     layouts: dict[tuple[str, ...], list[str]] = {}
     rejected: list[RejectedFile] = []
     for obj in objects:
-        header = read_header(store, obj.key)
-        missing = table.missing_columns(header)
-        if missing:
-            rejected.append(RejectedFile(obj.key, f"missing required columns {missing}"))
+        problem = file_problem(store, table, obj)
+        if problem:
+            rejected.append(RejectedFile(obj.key, problem))
+            continue
+        if obj.size == 0:
             continue
         names = tuple(
-            name or f"_extra_{i}" for i, name in enumerate(table.map_header(header))
+            name or f"_extra_{i}" for i, name in enumerate(table.map_header(read_header(store, obj.key)))
         )
         layouts.setdefault(names, []).append(obj.key)
     frames = [_read_layout(spark, store, table, names, keys) for names, keys in layouts.items()]

@@ -87,6 +87,17 @@ def decode_export(data: bytes, name: str) -> str:
         ) from exc
 
 
+def drop_stray_header_quote(text: str) -> str:
+    """Some exports write a lone ``"`` before the header (``"id,company_name,...``). Left in, a
+    CSV parser would read the whole file as one quoted field; it carries nothing, so drop it."""
+    end = text.find("\n")
+    header = text if end < 0 else text[:end]
+    stripped = header.lstrip()
+    if stripped.startswith('"') and header.count('"') % 2 == 1:
+        return stripped[1:] + ("" if end < 0 else text[end:])
+    return text
+
+
 @dataclass(frozen=True)
 class _Record:
     cells: list[str]
@@ -119,7 +130,7 @@ def plan_landing(
     path: Path, month: str | None = None
 ) -> tuple[TableContract, dict[str, tuple[str, int]]]:
     """Decide where a file lands: its table and, per billing month, (content, rows)."""
-    text = decode_export(path.read_bytes(), path.name)
+    text = drop_stray_header_quote(decode_export(path.read_bytes(), path.name))
     records = _records(text)
     header = next(records, None)
     if header is None:

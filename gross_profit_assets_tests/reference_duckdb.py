@@ -14,7 +14,7 @@ Rules (from DESIGN.md and the contract's reason list):
 - A bill line's billing month is the month of its ``bill_date``.
 - A bill line is reported iff its values parse (id a whole number, bill_date a date written
   ``YYYY-MM-DD`` or ``YYYY/MM/DD``, bill_amount a plain decimal with at most 4 decimals,
-  currency three capital letters, no empty value), its (id, item_sold) appears once in its
+  currency three capital letters, no empty value), its (id, item_sold) has not already appeared earlier in its
   file, it has exactly one units record on (id = company_id, item_sold = item_type) in its
   month with a non-negative whole units_sold, exactly one parseable production cost for its
   item in its month, and, unless it is in USD, exactly one parseable fx rate for
@@ -74,6 +74,7 @@ WITH bills AS (
     SELECT
         source_file,
         file_month,
+        line_number,
         CASE WHEN regexp_full_match(trim(id), '{WHOLE_NUMBER}')
              THEN TRY_CAST(trim(id) AS BIGINT) END AS id,
         trim(company_name) AS company_name,
@@ -89,22 +90,15 @@ WITH bills AS (
              THEN CAST(trim(bill_amount) AS DECIMAL(38, 10)) END AS bill_amount
     FROM raw_billing
 ),
-repeated_in_file AS (
-    SELECT source_file, id, item_sold
-    FROM bills
-    GROUP BY ALL
-    HAVING count(*) > 1
-),
 bills_with_month AS (
     SELECT
         b.*,
         coalesce(strftime(b.bill_date, '%Y-%m'), b.file_month, 'unknown') AS billing_month,
-        d.source_file IS NULL AS unique_in_file
+        -- A repeated (id, item_sold) in one file: the first occurrence counts, repeats don't.
+        b.id IS NULL OR row_number() OVER (
+            PARTITION BY b.source_file, b.id, b.item_sold ORDER BY b.line_number
+        ) = 1 AS unique_in_file
     FROM bills AS b
-    LEFT JOIN repeated_in_file AS d
-        ON d.source_file = b.source_file
-        AND d.id IS NOT DISTINCT FROM b.id
-        AND d.item_sold IS NOT DISTINCT FROM b.item_sold
 ),
 units AS (
     SELECT
@@ -262,12 +256,15 @@ def file_select(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> str:
     month = file_month(path)
     select.append(f"{sql_string(str(path))} AS source_file")
     select.append(f"{sql_string(month) if month else 'CAST(NULL AS VARCHAR)'} AS file_month")
+    # DuckDB keeps a single file's rows in file order (preserve_insertion_order); line 1 is the header.
+    select.append("row_number() OVER () + 1 AS line_number")
     return f"SELECT {', '.join(select)} FROM {read_csv_sql(path)}"
 
 
 def empty_select(table: str) -> str:
     columns = [f"CAST(NULL AS VARCHAR) AS {col}" for col in TABLES[table][1]]
-    columns += ["CAST(NULL AS VARCHAR) AS source_file", "CAST(NULL AS VARCHAR) AS file_month"]
+    columns += ["CAST(NULL AS VARCHAR) AS source_file", "CAST(NULL AS VARCHAR) AS file_month",
+                "CAST(NULL AS BIGINT) AS line_number"]
     return f"SELECT {', '.join(columns)} WHERE false"
 
 

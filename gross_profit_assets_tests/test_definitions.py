@@ -70,9 +70,19 @@ EXPECTED_ASSET_GRAPH = {
 }
 
 # (asset key, check name) -> blocking
+TABLES = ("billing", "units_sold", "production_costs", "fx_rates")
 EXPECTED_ASSET_CHECKS = {
+    # (asset, check): blocking
+    **{(f"landed_{t}_files", "landed_files_readable"): False for t in TABLES},
+    **{(f"{t}_glue_table", "schema_matches_contract"): False for t in TABLES},
+    **{(f"{t}_glue_table", "schema_unchanged_since_last_crawl"): False for t in TABLES},
     ("governed_billing_lines", "every_line_accounted_for"): True,
+    ("governed_billing_lines", "one_line_per_source_id_and_item"): True,
+    ("governed_billing_lines", "no_missing_required_values"): True,
+    ("governed_billing_lines", "fx_rate_for_every_foreign_line"): True,
     ("gross_profit_report", "totals_reconcile_with_governed_lines"): True,
+    ("gross_profit_report", "bill_amount_outliers"): False,
+    ("gross_profit_summary", "summaries_reconcile_with_report"): False,
 }
 
 

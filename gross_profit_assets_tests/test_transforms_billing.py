@@ -98,6 +98,7 @@ REASON_CASES = [
     ("no production cost", {}, [UNITS], [], ["missing_production_cost"]),
     ("no FX rate for MXN", {"currency": "MXN"}, [UNITS], [COST], ["missing_fx_rate"]),
     ("malformed currency", {"currency": "US$"}, [UNITS], [COST], ["unknown_currency"]),
+    ("not an ISO code", {"currency": "XYZ"}, [UNITS], [COST], ["unknown_currency"]),
     ("day-first date", {"bill_date": "11/07/2023"}, [UNITS], [COST], ["invalid_bill_date"]),
     ("date in August", {"bill_date": "2023-08-01"}, [UNITS], [COST], ["bill_date_outside_billing_month"]),
     ("thousands separator", {"bill_amount": "3,525.00"}, [UNITS], [COST], ["invalid_bill_amount"]),

@@ -5,6 +5,7 @@ import dagster as dg
 
 from gross_profit_assets.assets.keys import cataloged_key, landed_key
 from gross_profit_assets.assets.partitions import billing_months
+from gross_profit_assets.checks import SCHEMA_MATCHES_CONTRACT, SCHEMA_UNCHANGED, schema_results, spec
 from gross_profit_assets.contract import GLUE_DATABASE, INPUT_TABLES
 from gross_profit_assets.resources.glue import CrawlOutcome, GlueCrawler
 
@@ -39,9 +40,22 @@ def crawl_metadata(outcome: CrawlOutcome) -> dict:
         for table in INPUT_TABLES.values()
     ],
     partitions_def=billing_months,
+    check_specs=[
+        check
+        for table in INPUT_TABLES
+        for check in (
+            spec(SCHEMA_MATCHES_CONTRACT, cataloged_key(table),
+                 "The cataloged columns cover the contract's required columns (aliases honoured) "
+                 "with types the contract accepts."),
+            spec(SCHEMA_UNCHANGED, cataloged_key(table),
+                 "Warns when a crawl created a new table version, with the old and new columns."),
+        )
+    ],
 )
 def cataloged_tables(context: dg.AssetExecutionContext, glue_crawler: GlueCrawler):
     """Crawls the month's landed files; a changed schema becomes a new table version."""
     outcomes = glue_crawler.crawl(list(INPUT_TABLES), billing_month=context.partition_key)
     for outcome in outcomes:
-        yield dg.MaterializeResult(asset_key=cataloged_key(outcome.table), metadata=crawl_metadata(outcome))
+        key = cataloged_key(outcome.table)
+        yield dg.MaterializeResult(asset_key=key, metadata=crawl_metadata(outcome))
+        yield from schema_results(key, INPUT_TABLES[outcome.table], outcome)

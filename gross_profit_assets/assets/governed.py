@@ -13,6 +13,14 @@ from gross_profit_assets.assets.keys import (
     QUARANTINED_BILLING_LINES,
 )
 from gross_profit_assets.assets.partitions import billing_months
+from gross_profit_assets.checks import (
+    FX_COVERAGE,
+    LINES_ACCOUNTED_FOR,
+    LINES_UNIQUE,
+    REQUIRED_VALUES,
+    result,
+    spec,
+)
 from gross_profit_assets.contract import INPUT_TABLES, REASONS
 from gross_profit_assets.governed_read import read_governed_table
 from gross_profit_assets.resources.glue import GlueCatalog
@@ -23,13 +31,39 @@ from gross_profit_assets.transforms.billing import (
     governed_billing_lines,
     quarantined_billing_lines,
 )
+from gross_profit_assets.transforms.quality import governed_quality
 
-LINES_ACCOUNTED_FOR = "every_line_accounted_for"
 
 
 def reason_counts(quarantined: DataFrame) -> dict[str, int]:
     rows = quarantined.select(F.explode("reason_codes").alias("code")).groupBy("code").count()
     return {r["code"]: r["count"] for r in rows.orderBy(F.desc("count"), "code").collect()}
+
+
+def governed_check_results(lines_in: int, lines_governed: int, lines_quarantined: int, governed: DataFrame):
+    """The blocking checks of the governed stage: nothing lost, duplicated, unpriced or empty."""
+    accounted = lines_in == lines_governed + lines_quarantined
+    yield result(
+        LINES_ACCOUNTED_FOR,
+        GOVERNED_BILLING_LINES,
+        accounted,
+        f"{lines_in} lines in {'=' if accounted else '!='} {lines_governed} governed + "
+        f"{lines_quarantined} quarantined",
+        metadata={"lines_in": lines_in, "lines_governed": lines_governed, "lines_quarantined": lines_quarantined},
+    )
+    quality = governed_quality(governed).first().asDict()
+    duplicates = quality["lines"] - quality["distinct_lines"]
+    yield result(LINES_UNIQUE, GOVERNED_BILLING_LINES, duplicates == 0,
+                 f"{duplicates} repeated (source_file, id, item_sold) among {quality['lines']} lines")
+    missing = quality["lines_missing_values"] or 0
+    yield result(REQUIRED_VALUES, GOVERNED_BILLING_LINES, missing == 0,
+                 f"{missing} governed line(s) with a required value missing")
+    unpriced = quality["lines_without_fx_rate"] or 0
+    yield result(
+        FX_COVERAGE, GOVERNED_BILLING_LINES, unpriced == 0,
+        f"{unpriced} foreign-currency line(s) without an FX rate; currencies: {quality['currencies']}",
+        metadata={"currencies": dg.MetadataValue.json(quality["currencies"])},
+    )
 
 
 @dg.multi_asset(
@@ -51,13 +85,11 @@ def reason_counts(quarantined: DataFrame) -> dict[str, int]:
     deps=CATALOGED_KEYS,
     partitions_def=billing_months,
     check_specs=[
-        dg.AssetCheckSpec(
-            LINES_ACCOUNTED_FOR,
-            asset=GOVERNED_BILLING_LINES,
-            additional_deps=[QUARANTINED_BILLING_LINES],
-            blocking=True,
-            description="Lines in = lines governed + lines quarantined.",
-        )
+        spec(LINES_ACCOUNTED_FOR, GOVERNED_BILLING_LINES, "Lines in = lines governed + lines quarantined.",
+             blocking=True, additional_deps=[QUARANTINED_BILLING_LINES]),
+        spec(LINES_UNIQUE, GOVERNED_BILLING_LINES, "(source_file, id, item_sold) is unique.", blocking=True),
+        spec(REQUIRED_VALUES, GOVERNED_BILLING_LINES, "No governed line misses a required value.", blocking=True),
+        spec(FX_COVERAGE, GOVERNED_BILLING_LINES, "Every non-USD governed line has its FX rate.", blocking=True),
     ],
 )
 def governed_dataset(
@@ -109,19 +141,7 @@ def governed_dataset(
             ),
         },
     )
-    yield dg.AssetCheckResult(
-        check_name=LINES_ACCOUNTED_FOR,
-        asset_key=GOVERNED_BILLING_LINES,
-        passed=lines_in == lines_governed + lines_quarantined,
-        metadata={
-            "lines_in": lines_in,
-            "lines_governed": lines_governed,
-            "lines_quarantined": lines_quarantined,
-        },
-        description=f"{lines_in} lines in = {lines_governed} governed + {lines_quarantined} quarantined"
-        if lines_in == lines_governed + lines_quarantined
-        else f"{lines_in} lines in, but {lines_governed} governed + {lines_quarantined} quarantined",
-    )
+    yield from governed_check_results(lines_in, lines_governed, lines_quarantined, governed)
     # Outputs are written as they are yielded; the cached frames are no longer needed.
     assessed.unpersist()
     billing.unpersist()

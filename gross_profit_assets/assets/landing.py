@@ -7,7 +7,9 @@ import dagster as dg
 
 from gross_profit_assets.assets.keys import landed_key
 from gross_profit_assets.assets.partitions import billing_months
+from gross_profit_assets.checks import LANDED_FILES_READABLE, readable_files_result, spec
 from gross_profit_assets.contract import INPUT_TABLES, LANDING_BUCKET
+from gross_profit_assets.landed_csv import file_problem
 from gross_profit_assets.landing import landed_objects
 from gross_profit_assets.resources.object_store import ObjectInfo, ObjectStore
 
@@ -32,18 +34,30 @@ def objects_fingerprint(objects: list[ObjectInfo]) -> str:
         for table in INPUT_TABLES.values()
     ],
     partitions_def=billing_months,
+    check_specs=[
+        spec(
+            LANDED_FILES_READABLE,
+            landed_key(table),
+            "Every landed file is UTF-8 and has the table's required columns. A file that is not "
+            "is rejected whole and left in the landing zone; the month's other files go on.",
+        )
+        for table in INPUT_TABLES
+    ],
 )
 def landed_files(context: dg.AssetExecutionContext, object_store: ObjectStore):
     """Lists what has landed for the month; the data version changes with the files."""
-    for table in INPUT_TABLES:
-        objects = landed_objects(object_store, table, context.partition_key)
+    for name, table in INPUT_TABLES.items():
+        objects = landed_objects(object_store, name, context.partition_key)
+        problems = {o.key: p for o in objects if (p := file_problem(object_store, table, o))}
         yield dg.MaterializeResult(
-            asset_key=landed_key(table),
+            asset_key=landed_key(name),
             data_version=dg.DataVersion(objects_fingerprint(objects)),
             metadata={
                 "files": len(objects),
                 "bytes": sum(o.size for o in objects),
                 "keys": dg.MetadataValue.json([o.key for o in objects]),
-                "location": dg.MetadataValue.url(object_store.uri(f"{table}/")),
+                "location": dg.MetadataValue.url(object_store.uri(f"{name}/")),
+                "empty_files": dg.MetadataValue.json([o.key for o in objects if o.size == 0]),
             },
         )
+        yield readable_files_result(landed_key(name), problems, len(objects))

@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 
 from gross_profit_assets.assets.keys import GROSS_PROFIT_REPORT, GROSS_PROFIT_SUMMARY
 from gross_profit_assets.assets.partitions import billing_months
+from gross_profit_assets.checks import OUTLIERS, SUMMARIES_RECONCILE, TOTALS_RECONCILE, WARN, result, spec
 from gross_profit_assets.contract import (
     PARTITION_KEY,
     REASONS,
@@ -26,10 +27,14 @@ from gross_profit_assets.transforms.report import (
     report_totals,
     summarize,
 )
+from gross_profit_assets.transforms.quality import OUTLIER_IQR_FACTOR, outlier_lines, summary_discrepancies
 
-TOTALS_RECONCILE = "totals_reconcile_with_governed_lines"
 PREVIEW_LINES = 10
 REPORT_CSV = "gross_profit_report.csv"
+
+
+def _rows(frame: DataFrame) -> list[dict]:
+    return [row.asDict() for row in frame.collect()]
 
 
 def month_report_csv(month: str) -> str:
@@ -51,15 +56,32 @@ def reconciliation(totals: dict, governed: dict) -> dg.AssetCheckResult:
     fields = ("lines", "revenue_usd", "cogs_usd", "gross_profit_usd")
     mismatched = [f for f in fields if (totals[f] or 0) != (governed[f] or 0)]
     passed = not mismatched
-    return dg.AssetCheckResult(
-        check_name=TOTALS_RECONCILE,
-        asset_key=GROSS_PROFIT_REPORT,
-        passed=passed,
-        description="report totals equal the governed lines' totals to the cent"
+    return result(
+        TOTALS_RECONCILE,
+        GROSS_PROFIT_REPORT,
+        passed,
+        "report totals equal the governed lines' totals to the cent"
         if passed
         else f"report and governed lines disagree on {mismatched}",
         metadata={f"report_{f}": str(totals[f]) for f in fields}
         | {f"governed_{f}": str(governed[f]) for f in fields},
+    )
+
+
+def outlier_result(report: DataFrame) -> dg.AssetCheckResult:
+    """A warning, not a failure: a huge amount may be real, but a person should look."""
+    outliers = _rows(outlier_lines(report).orderBy(F.desc("revenue_usd")).limit(20))
+    return result(
+        OUTLIERS,
+        GROSS_PROFIT_REPORT,
+        passed=not outliers,
+        severity=WARN,
+        description=f"no line above Q3 + {OUTLIER_IQR_FACTOR} x IQR of its month's revenue"
+        if not outliers
+        else f"{len(outliers)} line(s) far above the month's amounts: "
+        + "; ".join(f"{r['source_file']} line {r['line_number']} ({r['company_name']}): {r['revenue_usd']} USD"
+                    for r in outliers),
+        metadata={"lines": dg.MetadataValue.md(markdown_table(outliers, ["source_file", "line_number", "company_name", "revenue_usd", "threshold_usd"]))},
     )
 
 
@@ -72,7 +94,12 @@ def reconciliation(totals: dict, governed: dict) -> dg.AssetCheckResult:
     "(id, company_name, item_sold, units_sold, cost_per_unit_usd, bill_amount, gross_profit) "
     "then billing_month, currency, revenue_usd, cogs_usd, gross_margin, country, product_line, "
     "source_file, line_number.",
-    check_specs=[dg.AssetCheckSpec(TOTALS_RECONCILE, asset=GROSS_PROFIT_REPORT, blocking=True)],
+    check_specs=[
+        spec(TOTALS_RECONCILE, GROSS_PROFIT_REPORT, "Report totals equal the governed lines' totals "
+             "to the cent.", blocking=True),
+        spec(OUTLIERS, GROSS_PROFIT_REPORT, f"Warns about lines whose USD revenue is more than "
+             f"{OUTLIER_IQR_FACTOR} interquartile ranges above the month's third quartile."),
+    ],
 )
 def gross_profit_report(
     context: dg.AssetExecutionContext,
@@ -95,11 +122,8 @@ def gross_profit_report(
         },
     )
     yield reconciliation(totals, governed_sums(governed_billing_lines))
+    yield outlier_result(report)
     report.unpersist()
-
-
-def _rows(frame: DataFrame) -> list[dict]:
-    return [row.asDict() for row in frame.collect()]
 
 
 @dg.asset(
@@ -110,6 +134,10 @@ def _rows(frame: DataFrame) -> list[dict]:
     },
     group_name="report",
     kinds={"spark", "parquet", "csv", "html"},
+    check_specs=[
+        spec(SUMMARIES_RECONCILE, GROSS_PROFIT_SUMMARY, "Each dimension's sums equal the report "
+             "totals and every margin is its own gross profit over its own revenue.")
+    ],
     description="Units, revenue, COGS, gross profit and margin (from sums) by month, company, "
     "item, product line and country over every reported month; publishes the all-months CSV "
     "and the HTML report with charts.",
@@ -169,6 +197,15 @@ def gross_profit_summary(
                                               "cogs_usd", "gross_profit_usd", "gross_margin"])
             ),
         },
+    )
+    problems = _rows(summary_discrepancies(summary, report_totals(report)))
+    yield result(
+        SUMMARIES_RECONCILE,
+        GROSS_PROFIT_SUMMARY,
+        passed=not problems,
+        description="every dimension adds up to the report totals; margins from sums"
+        if not problems
+        else "; ".join(f"{p['dimension']} {p['key'] or ''}: {p['problem']}" for p in problems[:20]),
     )
     summary.unpersist()
     report.unpersist()

@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,10 @@ class ObjectStore(dg.ConfigurableResource, ABC):
     @abstractmethod
     def read_bytes(self, key: str, length: int | None = None) -> bytes:
         """The object's content, or its first ``length`` bytes."""
+
+    @abstractmethod
+    def iter_bytes(self, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The object's content in chunks, for checks that must see every byte."""
 
     @abstractmethod
     def uri(self, key: str = "") -> str:
@@ -94,6 +99,11 @@ class LocalObjectStore(ObjectStore):
     def read_bytes(self, key: str, length: int | None = None) -> bytes:
         with open(self._path(key), "rb") as f:
             return f.read() if length is None else f.read(length)
+
+    def iter_bytes(self, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        with open(self._path(key), "rb") as f:
+            while chunk := f.read(chunk_size):
+                yield chunk
 
     def uri(self, key: str = "") -> str:
         # Hadoop paths are not percent-encoded: "file:///a b/c.csv", not "file:///a%20b/c.csv".

@@ -27,6 +27,7 @@ from gross_profit_assets.contract import (
     BASE_CURRENCY,
     BILLING,
     FX_RATE_DECIMAL,
+    ISO_4217_CURRENCIES,
     LINE_NUMBER,
     PARTITION_KEY,
     REASONS,
@@ -103,7 +104,7 @@ def parse_billing_lines(billing: DataFrame) -> DataFrame:
             F.date_format(parsed["bill_date"], "yyyy-MM") != F.col(PARTITION_KEY),
             "bill_date_outside_billing_month",
         ),
-        _reason(~parsed["currency"].rlike("^[A-Z]{3}$"), "unknown_currency"),
+        _reason(~parsed["currency"].isin(*sorted(ISO_4217_CURRENCIES)), "unknown_currency"),
     )
     return billing.select(
         *LINEAGE_COLUMNS,
@@ -181,8 +182,8 @@ def assess_billing_lines(
     units_sold = F.col("units_text").try_cast("bigint")
     cost = _decimal(F.col("cost_text"), UNIT_COST_DECIMAL)
     is_usd = F.col("currency") == BASE_CURRENCY
-    # A malformed currency is unknown_currency alone: looking up its FX rate means nothing.
-    needs_fx = ~is_usd & F.col("currency").rlike("^[A-Z]{3}$")
+    # An unknown currency is unknown_currency alone: looking up its FX rate means nothing.
+    needs_fx = ~is_usd & F.col("currency").isin(*sorted(ISO_4217_CURRENCIES))
     rate = F.when(is_usd, F.lit(1).cast(DecimalType(*FX_RATE_DECIMAL))).otherwise(
         _decimal(F.col("rate_text"), FX_RATE_DECIMAL)
     )

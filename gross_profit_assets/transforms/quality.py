@@ -1,0 +1,68 @@
+"""Pure data-quality measurements behind the asset checks: DataFrames in, small frames out."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from gross_profit_assets.contract import BASE_CURRENCY, LINE_NUMBER, PARTITION_KEY, SOURCE_FILE
+from gross_profit_assets.transforms.report import margin
+
+GOVERNED_REQUIRED = (
+    "id", "company_name", "country", "city", "product_line", "item_sold", "bill_date", "currency",
+    "bill_amount", "units_sold", "cost_per_unit_usd", "rate_to_usd", "revenue_usd", "cogs_usd",
+    "gross_profit_usd",
+)
+# An amount is an outlier when it is this many interquartile ranges above the third quartile
+# of its month: far enough that only a typo or a wrong unit gets there, yet robust to skew.
+OUTLIER_IQR_FACTOR = 10
+
+
+def governed_quality(governed: DataFrame) -> DataFrame:
+    """One row: lines, distinct (source_file, id, item_sold), lines with a required value
+    missing, and non-USD lines without an FX rate."""
+    any_missing = F.exists(F.array(*[F.col(c).isNull() for c in GOVERNED_REQUIRED]), lambda v: v)
+    return governed.agg(
+        F.count(F.lit(1)).alias("lines"),
+        F.count_distinct(F.struct(SOURCE_FILE, "id", "item_sold")).alias("distinct_lines"),
+        F.sum(F.when(any_missing, 1).otherwise(0)).alias("lines_missing_values"),
+        F.sum(
+            F.when((F.col("currency") != BASE_CURRENCY) & F.col("rate_to_usd").isNull(), 1).otherwise(0)
+        ).alias("lines_without_fx_rate"),
+        F.sort_array(F.collect_set("currency")).alias("currencies"),
+    )
+
+
+def outlier_lines(report: DataFrame) -> DataFrame:
+    """Report lines whose USD revenue is far above their month's distribution."""
+    quartiles = report.groupBy(PARTITION_KEY).agg(
+        F.percentile_approx("revenue_usd", [0.25, 0.75], 10_000).alias("q")
+    )
+    threshold = F.col("q")[1] + F.lit(OUTLIER_IQR_FACTOR) * (F.col("q")[1] - F.col("q")[0])
+    return (
+        report.join(F.broadcast(quartiles), on=PARTITION_KEY, how="inner")
+        .where(F.col("revenue_usd") > threshold)
+        .select(PARTITION_KEY, SOURCE_FILE, LINE_NUMBER, "id", "company_name", "revenue_usd",
+                threshold.alias("threshold_usd"))
+    )
+
+
+def summary_discrepancies(summary: DataFrame, totals: DataFrame) -> DataFrame:
+    """Summary rows whose margin is not from their own sums, and dimensions whose sums differ
+    from the report totals (each dimension splits the same lines, so both must agree)."""
+    bad_margin = summary.where(
+        ~F.col("gross_margin").eqNullSafe(margin(F.col("gross_profit_usd"), F.col("revenue_usd")))
+    ).select("dimension", "key", F.lit("margin is not gross_profit_usd / revenue_usd").alias("problem"))
+    per_dimension = summary.groupBy("dimension").agg(
+        *[F.sum(c).alias(c) for c in ("lines", "units_sold", "revenue_usd", "cogs_usd", "gross_profit_usd")]
+    )
+    t = totals.select(*[F.col(c).alias(f"total_{c}") for c in ("lines", "units_sold", "revenue_usd", "cogs_usd", "gross_profit_usd")])
+    mismatch = F.array_compact(F.array(*[
+        F.when(~F.col(c).eqNullSafe(F.col(f"total_{c}")), F.lit(c))
+        for c in ("lines", "units_sold", "revenue_usd", "cogs_usd", "gross_profit_usd")
+    ]))
+    bad_sums = per_dimension.crossJoin(t).where(F.size(mismatch) > 0).select(
+        "dimension", F.lit(None).cast("string").alias("key"),
+        F.concat(F.lit("sums differ from the report totals: "), F.array_join(mismatch, ", ")).alias("problem"),
+    )
+    return bad_margin.unionByName(bad_sums)

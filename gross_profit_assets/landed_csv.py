@@ -63,33 +63,42 @@ def read_header(store: ObjectStore, key: str) -> list[str]:
     return next(csv.reader(io.StringIO(drop_stray_header_quote(first_line[0]))), [])
 
 
-def utf8_problem(store: ObjectStore, key: str) -> str | None:
-    """Where the object stops being UTF-8, or None. Every byte is checked, a chunk at a time."""
+@dataclass(frozen=True)
+class FileInspection:
+    problem: str | None  # why the file cannot be read at all; None when it can
+    data_lines: int  # physical lines after the header
+
+
+def scan_utf8(store: ObjectStore, key: str) -> tuple[str | None, int]:
+    """(where the object stops being UTF-8 or None, its number of lines), in one pass over
+    every byte, a chunk at a time."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
+    offset, lines, last = 0, 0, b"\n"
     for chunk in store.iter_bytes(key):
         try:
             decoder.decode(chunk)
         except UnicodeDecodeError as exc:
-            return f"not UTF-8: invalid byte 0x{chunk[exc.start]:02x} at byte offset {offset + exc.start}"
+            return f"not UTF-8: invalid byte 0x{chunk[exc.start]:02x} at byte offset {offset + exc.start}", 0
         offset += len(chunk)
+        lines += chunk.count(b"\n")
+        last = chunk[-1:]
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return f"not UTF-8: truncated character at the end (byte offset {offset})"
-    return None
+        return f"not UTF-8: truncated character at the end (byte offset {offset})", 0
+    return None, lines + (last != b"\n")
 
 
-def file_problem(store: ObjectStore, table: TableContract, obj: ObjectInfo) -> str | None:
-    """Why a landed file cannot be read as ``table`` at all, or None. An empty file is fine:
-    it simply has no lines."""
+def inspect_landed_file(store: ObjectStore, table: TableContract, obj: ObjectInfo) -> FileInspection:
+    """Whether a landed file can be read as ``table`` at all, and how many lines it holds.
+    An empty file is fine: it simply has no lines."""
     if obj.size == 0:
-        return None
-    encoding = utf8_problem(store, obj.key)
+        return FileInspection(None, 0)
+    encoding, lines = scan_utf8(store, obj.key)
     if encoding:
-        return encoding
+        return FileInspection(encoding, 0)
     missing = table.missing_columns(read_header(store, obj.key))
-    return f"missing required columns {missing}" if missing else None
+    return FileInspection(f"missing required columns {missing}" if missing else None, max(lines - 1, 0))
 
 
 def read_landed_table(
@@ -99,7 +108,7 @@ def read_landed_table(
     layouts: dict[tuple[str, ...], list[str]] = {}
     rejected: list[RejectedFile] = []
     for obj in objects:
-        problem = file_problem(store, table, obj)
+        problem = inspect_landed_file(store, table, obj).problem
         if problem:
             rejected.append(RejectedFile(obj.key, problem))
             continue

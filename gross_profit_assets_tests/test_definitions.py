@@ -60,7 +60,7 @@ EXPECTED_ASSET_GRAPH = {
     "gross_profit_report": {
         "group": "report",
         "partitions": BILLING_MONTH,
-        "deps": ["governed_billing_lines"],
+        "deps": ["governed_billing_lines", "quarantined_billing_lines"],
     },
     "gross_profit_summary": {
         "group": "report",

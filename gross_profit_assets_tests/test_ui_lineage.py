@@ -27,6 +27,7 @@ EXPECTED_EDGES = (
     | {(g, "quarantined_billing_lines") for g in GLUE_TABLES}
     | {
         ("governed_billing_lines", "gross_profit_report"),
+        ("quarantined_billing_lines", "gross_profit_report"),
         ("gross_profit_report", "gross_profit_summary"),
         ("quarantined_billing_lines", "gross_profit_summary"),
     }

@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from gross_profit_assets.assets.keys import cataloged_key, landed_key
+from gross_profit_assets.assets.keys import OWNERS, cataloged_key, landed_key, stage_tags
 from gross_profit_assets.assets.partitions import billing_months
 from gross_profit_assets.checks import SCHEMA_MATCHES_CONTRACT, SCHEMA_UNCHANGED, schema_results, spec
 from gross_profit_assets.contract import GLUE_DATABASE, INPUT_TABLES
@@ -35,7 +35,9 @@ def crawl_metadata(outcome: CrawlOutcome) -> dict:
             description=f"Glue Data Catalog table `{GLUE_DATABASE}.{table.name}`: columns and "
             "types as the crawler inferred them, one partition per billing month.",
             group_name="catalog",
-            kinds={"glue"},
+            kinds={"glue", "lakeformation"},
+            owners=OWNERS,
+            tags=stage_tags("catalog"),
         )
         for table in INPUT_TABLES.values()
     ],

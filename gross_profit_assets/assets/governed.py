@@ -9,8 +9,10 @@ from pyspark.sql import functions as F
 
 from gross_profit_assets.assets.keys import (
     CATALOGED_KEYS,
+    OWNERS,
     GOVERNED_BILLING_LINES,
     QUARANTINED_BILLING_LINES,
+    stage_tags,
 )
 from gross_profit_assets.assets.partitions import billing_months
 from gross_profit_assets.checks import (
@@ -31,13 +33,8 @@ from gross_profit_assets.transforms.billing import (
     governed_billing_lines,
     quarantined_billing_lines,
 )
-from gross_profit_assets.transforms.quality import governed_quality
+from gross_profit_assets.transforms.quality import governed_quality, reason_counts
 
-
-
-def reason_counts(quarantined: DataFrame) -> dict[str, int]:
-    rows = quarantined.select(F.explode("reason_codes").alias("code")).groupBy("code").count()
-    return {r["code"]: r["count"] for r in rows.orderBy(F.desc("count"), "code").collect()}
 
 
 def governed_check_results(lines_in: int, lines_governed: int, lines_quarantined: int, governed: DataFrame):
@@ -73,13 +70,17 @@ def governed_check_results(lines_in: int, lines_governed: int, lines_quarantined
             "item_sold), to production costs on item and to FX rates on (currency, month); "
             "money in USD as decimals.",
             group_name="governed",
-            kinds={"spark", "parquet"},
+            kinds={"lakeformation", "spark", "parquet"},
+            owners=OWNERS,
+            tags=stage_tags("governed"),
         ),
         QUARANTINED_BILLING_LINES.path[-1]: dg.AssetOut(
             description="Bill lines the report must not use, each with its source file, line "
             "number, raw values and every reason code that applies.",
             group_name="governed",
-            kinds={"spark", "parquet"},
+            kinds={"lakeformation", "spark", "parquet"},
+            owners=OWNERS,
+            tags=stage_tags("governed"),
         ),
     },
     deps=CATALOGED_KEYS,
@@ -116,7 +117,7 @@ def governed_dataset(
     lines_in = billing.count()
     lines_governed = governed.count()
     lines_quarantined = quarantined.count()
-    reasons = reason_counts(quarantined)
+    reasons = {r["code"]: r["count"] for r in reason_counts(quarantined).collect()}
     rejected = [f"{r.key}: {r.reason}" for t in tables.values() for r in t.rejected]
     context.log.info(
         f"{month}: {lines_in} lines in, {lines_governed} governed, {lines_quarantined} quarantined"

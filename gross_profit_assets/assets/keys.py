@@ -22,3 +22,10 @@ GROSS_PROFIT_SUMMARY = dg.AssetKey("gross_profit_summary")
 
 LANDED_KEYS = [landed_key(t) for t in INPUT_TABLES]
 CATALOGED_KEYS = [cataloged_key(t) for t in INPUT_TABLES]
+
+# Who answers for these assets, and the tags the UI filters on.
+OWNERS = ["team:finance-data-platform"]
+
+
+def stage_tags(stage: str) -> dict[str, str]:
+    return {"stage": stage, "domain": "finance"}

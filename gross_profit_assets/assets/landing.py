@@ -5,11 +5,11 @@ import hashlib
 
 import dagster as dg
 
-from gross_profit_assets.assets.keys import landed_key
+from gross_profit_assets.assets.keys import OWNERS, landed_key, stage_tags
 from gross_profit_assets.assets.partitions import billing_months
 from gross_profit_assets.checks import LANDED_FILES_READABLE, readable_files_result, spec
 from gross_profit_assets.contract import INPUT_TABLES, LANDING_BUCKET
-from gross_profit_assets.landed_csv import file_problem
+from gross_profit_assets.landed_csv import inspect_landed_file
 from gross_profit_assets.landing import landed_objects
 from gross_profit_assets.resources.object_store import ObjectInfo, ObjectStore
 
@@ -29,7 +29,9 @@ def objects_fingerprint(objects: list[ObjectInfo]) -> str:
             description=f"Landed `{table.name}` CSV files of the billing month "
             f"(s3://{LANDING_BUCKET}/{table.name}/billing_month=YYYY-MM/). {table.description}",
             group_name="landing",
-            kinds={"csv"},
+            kinds={"s3", "csv"},
+            owners=OWNERS,
+            tags=stage_tags("landing"),
         )
         for table in INPUT_TABLES.values()
     ],
@@ -48,12 +50,17 @@ def landed_files(context: dg.AssetExecutionContext, object_store: ObjectStore):
     """Lists what has landed for the month; the data version changes with the files."""
     for name, table in INPUT_TABLES.items():
         objects = landed_objects(object_store, name, context.partition_key)
-        problems = {o.key: p for o in objects if (p := file_problem(object_store, table, o))}
+        inspections = {o.key: inspect_landed_file(object_store, table, o) for o in objects}
+        problems = {key: i.problem for key, i in inspections.items() if i.problem}
         yield dg.MaterializeResult(
             asset_key=landed_key(name),
             data_version=dg.DataVersion(objects_fingerprint(objects)),
             metadata={
                 "files": len(objects),
+                "dagster/row_count": sum(i.data_lines for i in inspections.values()),
+                "dagster/column_schema": dg.TableSchema(
+                    columns=[dg.TableColumn(c.name, c.kind, description=c.description) for c in table.columns]
+                ),
                 "bytes": sum(o.size for o in objects),
                 "keys": dg.MetadataValue.json([o.key for o in objects]),
                 "location": dg.MetadataValue.url(object_store.uri(f"{name}/")),

@@ -8,7 +8,13 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from gross_profit_assets.assets.keys import GROSS_PROFIT_REPORT, GROSS_PROFIT_SUMMARY
+from gross_profit_assets.assets.keys import (
+    GOVERNED_BILLING_LINES,
+    GROSS_PROFIT_REPORT,
+    GROSS_PROFIT_SUMMARY,
+    OWNERS,
+    stage_tags,
+)
 from gross_profit_assets.assets.partitions import billing_months
 from gross_profit_assets.checks import OUTLIERS, SUMMARIES_RECONCILE, TOTALS_RECONCILE, WARN, result, spec
 from gross_profit_assets.contract import (
@@ -26,11 +32,18 @@ from gross_profit_assets.transforms.report import (
     report_lines,
     report_totals,
     summarize,
+    summary_by,
 )
-from gross_profit_assets.transforms.quality import OUTLIER_IQR_FACTOR, outlier_lines, summary_discrepancies
+from gross_profit_assets.transforms.quality import (
+    OUTLIER_IQR_FACTOR,
+    outlier_lines,
+    reason_counts,
+    summary_discrepancies,
+)
 
 PREVIEW_LINES = 10
 REPORT_CSV = "gross_profit_report.csv"
+REPORT_HTML = "gross_profit_report.html"
 
 
 def _rows(frame: DataFrame) -> list[dict]:
@@ -85,15 +98,49 @@ def outlier_result(report: DataFrame) -> dg.AssetCheckResult:
     )
 
 
+def _governed_column(name: str) -> dg.TableColumnDep:
+    return dg.TableColumnDep(asset_key=GOVERNED_BILLING_LINES, column_name=name)
+
+
+# How the report's computed columns derive from the governed lines (shown in the UI).
+REPORT_COLUMN_LINEAGE = dg.TableColumnLineage(
+    deps_by_column={
+        "gross_profit": [_governed_column(c) for c in ("bill_amount", "units_sold", "cost_per_unit_usd", "rate_to_usd")],
+        "revenue_usd": [_governed_column(c) for c in ("bill_amount", "rate_to_usd")],
+        "cogs_usd": [_governed_column(c) for c in ("units_sold", "cost_per_unit_usd")],
+        "gross_margin": [_governed_column(c) for c in ("bill_amount", "units_sold", "cost_per_unit_usd", "rate_to_usd")],
+        **{c: [_governed_column(c)] for c in ("id", "company_name", "item_sold", "units_sold", "cost_per_unit_usd",
+                                              "bill_amount", "currency", "country", "product_line", "source_file",
+                                              "line_number", PARTITION_KEY)},
+    }
+)
+SUMMARY_TABLE_COLUMNS = ["key", "lines", "units_sold", "revenue_usd", "cogs_usd", "gross_profit_usd", "gross_margin"]
+
+
+def quarantine_metadata(quarantined: DataFrame) -> dict:
+    reasons = _rows(reason_counts(quarantined))
+    return {
+        "lines_quarantined": dg.MetadataValue.int(quarantined.count()),
+        "quarantine_reasons": dg.MetadataValue.md(
+            markdown_table(
+                [{"reason": r["code"], "lines": r["count"], "meaning": REASONS[r["code"]].message} for r in reasons],
+                ["reason", "lines", "meaning"],
+            )
+        ),
+    }
+
+
 @dg.asset(
     key=GROSS_PROFIT_REPORT,
     partitions_def=billing_months,
     group_name="report",
     kinds={"spark", "parquet", "csv"},
+    owners=OWNERS,
+    tags=stage_tags("report"),
     description="Gross profit per bill line for the billing month: the seed's columns "
     "(id, company_name, item_sold, units_sold, cost_per_unit_usd, bill_amount, gross_profit) "
     "then billing_month, currency, revenue_usd, cogs_usd, gross_margin, country, product_line, "
-    "source_file, line_number.",
+    "source_file, line_number. The month's quarantine is read for its count and reasons.",
     check_specs=[
         spec(TOTALS_RECONCILE, GROSS_PROFIT_REPORT, "Report totals equal the governed lines' totals "
              "to the cent.", blocking=True),
@@ -104,6 +151,7 @@ def outlier_result(report: DataFrame) -> dg.AssetCheckResult:
 def gross_profit_report(
     context: dg.AssetExecutionContext,
     governed_billing_lines: DataFrame,
+    quarantined_billing_lines: DataFrame,
     report_publisher: ReportPublisher,
 ):
     report = report_lines(governed_billing_lines).persist(StorageLevel.MEMORY_AND_DISK)
@@ -112,13 +160,18 @@ def gross_profit_report(
     )
     totals = report_totals(report).first().asDict()
     preview = report.orderBy(*REPORT_ORDER).limit(PREVIEW_LINES).collect()
+    by_company = _rows(summary_by(report, "company").orderBy(F.desc("gross_profit_usd")))
     yield dg.Output(
         report,
         metadata={
             "dagster/row_count": int(totals["lines"]),
+            "dagster/column_lineage": REPORT_COLUMN_LINEAGE,
             **totals_metadata(totals),
+            **quarantine_metadata(quarantined_billing_lines),
             "csv": dg.MetadataValue.path(csv_path),
+            "html": dg.MetadataValue.path(report_publisher.location(REPORT_HTML)),
             "preview": dg.MetadataValue.md(markdown_table(preview, SEED_REPORT_COLUMNS)),
+            "by_company": dg.MetadataValue.md(markdown_table(by_company, SUMMARY_TABLE_COLUMNS)),
         },
     )
     yield reconciliation(totals, governed_sums(governed_billing_lines))
@@ -134,6 +187,8 @@ def gross_profit_report(
     },
     group_name="report",
     kinds={"spark", "parquet", "csv", "html"},
+    owners=OWNERS,
+    tags=stage_tags("report"),
     check_specs=[
         spec(SUMMARIES_RECONCILE, GROSS_PROFIT_SUMMARY, "Each dimension's sums equal the report "
              "totals and every margin is its own gross profit over its own revenue.")
@@ -157,10 +212,7 @@ def gross_profit_summary(
     )
     totals = report_totals(report).first().asDict()
     quarantined = quarantined_billing_lines.count()
-    reason_rows = _rows(
-        quarantined_billing_lines.select(F.explode("reason_codes").alias("code"))
-        .groupBy("code").count().orderBy(F.desc("count"), "code")
-    )
+    reason_rows = _rows(reason_counts(quarantined_billing_lines))
     rows = _rows(summary.orderBy("dimension", "key"))
     summaries = {d: [r for r in rows if r["dimension"] == d] for d in {r["dimension"] for r in rows}}
     months = sorted(r["key"] for r in summaries.get("month", []))
@@ -180,7 +232,7 @@ def gross_profit_summary(
         quarantine_reasons=[(r["code"], REASONS[r["code"]].message, r["count"]) for r in reason_rows],
         files={"Per-line CSV": csv_path, "Summary CSV": summary_csv},
     )
-    html_path = report_publisher.publish_text(render_report_html(page), "gross_profit_report.html")
+    html_path = report_publisher.publish_text(render_report_html(page), REPORT_HTML)
     company_rows = summaries.get("company", [])
     yield dg.Output(
         summary,
@@ -193,8 +245,7 @@ def gross_profit_summary(
             "summary_csv": dg.MetadataValue.path(summary_csv),
             "html": dg.MetadataValue.path(html_path),
             "by_company": dg.MetadataValue.md(
-                markdown_table(company_rows, ["key", "lines", "units_sold", "revenue_usd",
-                                              "cogs_usd", "gross_profit_usd", "gross_margin"])
+                markdown_table(company_rows, SUMMARY_TABLE_COLUMNS)
             ),
         },
     )

@@ -40,7 +40,9 @@ class LakeParquetIOManager(dg.ConfigurableIOManager):
         target = self.partition_path(context.asset_key, partition)
         data = obj.drop(PARTITION_KEY) if partition else obj  # the directory name carries it
         write_atomically(data, target)
-        context.add_output_metadata({"path": dg.MetadataValue.path(str(target))})
+        context.add_output_metadata(
+            {"path": dg.MetadataValue.path(str(target)), "dagster/column_schema": column_schema(obj)}
+        )
 
     def load_input(self, context: dg.InputContext) -> DataFrame:
         spark = self.pyspark.spark_session
@@ -59,6 +61,16 @@ class LakeParquetIOManager(dg.ConfigurableIOManager):
             )
         # basePath makes Spark restore billing_month from the directory names, as text.
         return spark.read.option("basePath", str(table)).parquet(*paths)
+
+
+def column_schema(frame: DataFrame) -> dg.TableSchema:
+    """The DataFrame's columns and Spark types, as the Dagster UI shows them."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(f.name, f.dataType.simpleString(), constraints=dg.TableColumnConstraints(nullable=f.nullable))
+            for f in frame.schema.fields
+        ]
+    )
 
 
 def write_atomically(frame: DataFrame, target: Path) -> None:

@@ -26,14 +26,21 @@ class ReportPublisher(dg.ConfigurableResource, ABC):
     def publish_text(self, text: str, name: str) -> str:
         """Write a text file (HTML); return its location."""
 
+    @abstractmethod
+    def location(self, name: str) -> str:
+        """Where ``name`` is (or will be) published."""
+
 
 class LocalReportPublisher(ReportPublisher):
     """Report files in a local directory (``$GROSS_PROFIT_HOME/reports``)."""
 
     root: str
 
+    def location(self, name: str) -> str:
+        return str(Path(self.root).resolve() / name)
+
     def _target(self, name: str) -> Path:
-        target = Path(self.root).resolve() / name
+        target = Path(self.location(name))
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 

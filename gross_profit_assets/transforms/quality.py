@@ -33,6 +33,16 @@ def governed_quality(governed: DataFrame) -> DataFrame:
     )
 
 
+def reason_counts(quarantined: DataFrame) -> DataFrame:
+    """How many quarantined lines carry each reason code, most frequent first."""
+    return (
+        quarantined.select(F.explode("reason_codes").alias("code"))
+        .groupBy("code")
+        .count()
+        .orderBy(F.desc("count"), "code")
+    )
+
+
 def outlier_lines(report: DataFrame) -> DataFrame:
     """Report lines whose USD revenue is far above their month's distribution."""
     quartiles = report.groupBy(PARTITION_KEY).agg(

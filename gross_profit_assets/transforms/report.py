@@ -62,14 +62,18 @@ def _sums(frame: DataFrame, *group_by: Column) -> DataFrame:
     return sums.withColumn("gross_margin", margin(F.col("gross_profit_usd"), F.col("revenue_usd")))
 
 
+def summary_by(report: DataFrame, dimension: str) -> DataFrame:
+    """One dimension of the summary (see ``contract.SUMMARY_DIMENSIONS``)."""
+    column = SUMMARY_DIMENSIONS[dimension]
+    return _sums(report, F.lit(dimension).alias("dimension"), F.col(column).cast("string").alias("key")).select(
+        *SUMMARY_COLUMNS
+    )
+
+
 def summarize(report: DataFrame) -> DataFrame:
     """Units, revenue, COGS, gross profit and margin by month, company, item, product line and
     country, in one long table (``dimension``, ``key``, ...)."""
-    per_dimension = [
-        _sums(report, F.lit(dimension).alias("dimension"), F.col(column).cast("string").alias("key"))
-        for dimension, column in SUMMARY_DIMENSIONS.items()
-    ]
-    return reduce(DataFrame.unionByName, per_dimension).select(*SUMMARY_COLUMNS)
+    return reduce(DataFrame.unionByName, [summary_by(report, d) for d in SUMMARY_DIMENSIONS])
 
 
 def report_totals(report: DataFrame) -> DataFrame:

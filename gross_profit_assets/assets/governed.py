@@ -5,7 +5,6 @@ import dagster as dg
 from dagster_pyspark import LazyPySparkResource
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from gross_profit_assets.assets.keys import (
     CATALOGED_KEYS,

@@ -24,6 +24,7 @@ demo: $(STAMP)
 
 ## test: every test (unit, Spark, end to end, the real dagster dev)
 test: $(STAMP)
+	scripts/ensure-chromium
 	$(BIN)/python -m pytest
 
 ## ui: the Dagster UI over the same lake and runs as the CLI (http://127.0.0.1:3000)

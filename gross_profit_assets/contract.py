@@ -199,6 +199,36 @@ REPORT_COLUMNS = SEED_REPORT_COLUMNS + (
     "source_file",
     "line_number",
 )
+# What the columns the pipeline adds mean (input columns are described in their tables above).
+DERIVED_COLUMNS: dict[str, str] = {
+    PARTITION_KEY: "Billing month (YYYY-MM): the month of bill_date; the partition key.",
+    SOURCE_FILE: "Object key of the landed file the line came from.",
+    LINE_NUMBER: "Line of the line in its source file (the header is line 1).",
+    "rate_to_usd": "USD per unit of the bill's currency for its month (1 for USD).",
+    "revenue_usd": "bill_amount x rate_to_usd, rounded half-up to the cent.",
+    "cogs_usd": "units_sold x cost_per_unit_usd, rounded half-up to the cent.",
+    "gross_profit_usd": "revenue_usd - cogs_usd.",
+    "gross_profit": "revenue_usd - cogs_usd, in USD (the seed report's column).",
+    "gross_margin": "gross_profit / revenue_usd from sums, 6 decimals; empty when revenue is 0.",
+    "reason_codes": "Every reason the line cannot be reported (see the reason codes).",
+    "reasons": "The reason codes with their meaning, for people.",
+    "dimension": "Summary dimension: month, company, item, product_line or country.",
+    "key": "The value of the dimension (a month, a company, ...).",
+    "lines": "Number of bill lines.",
+}
+
+
+def column_description(name: str) -> str:
+    """The meaning of any column the platform reads or writes: the one place docs, the catalog
+    view in the UI and the report pages take it from."""
+    if name in DERIVED_COLUMNS:
+        return DERIVED_COLUMNS[name]
+    for table in INPUT_TABLES.values():
+        if name in table.column_names:
+            return table.column(name).description
+    return ""
+
+
 SUMMARY_DIMENSIONS = {
     "month": "billing_month",
     "company": "company_name",

@@ -59,7 +59,9 @@ def render() -> str:
             out.append(
                 f"| `{col.name}` | {kind} | {aliases} | {', '.join(col.catalog_types)} | {col.description} |"
             )
-    out += ["", "## Report columns", "", ", ".join(f"`{name}`" for name in c.REPORT_COLUMNS), ""]
+    out += ["", "## Report columns", "", "| column | meaning |", "|---|---|"]
+    out += [f"| `{name}` | {c.column_description(name)} |" for name in c.REPORT_COLUMNS]
+    out += [""]
     out += ["## Quarantine reason codes", "", "| code | meaning |", "|---|---|"]
     out += [f"| `{r.code}` | {r.message} |" for r in c.REASONS.values()]
     out += ["", RULES]

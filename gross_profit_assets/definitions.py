@@ -28,6 +28,9 @@ with warnings.catch_warnings():
 
 defs = dg.Definitions(
     assets=ASSETS,
+    # One process per run: every step shares the run's Spark session (a session per step would
+    # pay Spark's start-up for each), exactly as `gross-profit run` does.
+    executor=dg.in_process_executor,
     jobs=[gross_profit_month, gross_profit_summary_job],
     sensors=[landing_zone_sensor, automation_sensor()],
     resources=resources_for(),

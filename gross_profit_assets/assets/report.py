@@ -76,8 +76,9 @@ def reconciliation(totals: dict, governed: dict) -> dg.AssetCheckResult:
         "report totals equal the governed lines' totals to the cent"
         if passed
         else f"report and governed lines disagree on {mismatched}",
-        metadata={f"report_{f}": str(totals[f]) for f in fields}
-        | {f"governed_{f}": str(governed[f]) for f in fields},
+        # Numbers, so the check's page plots them across runs.
+        metadata={f"report_{f}": float(totals[f] or 0) for f in fields}
+        | {f"governed_{f}": float(governed[f] or 0) for f in fields},
     )
 
 
@@ -126,6 +127,8 @@ def quarantine_metadata(quarantined: DataFrame) -> dict:
                 [{"reason": r["code"], "lines": r["count"], "meaning": REASONS[r["code"]].message} for r in reasons],
                 ["reason", "lines", "meaning"],
             )
+            if reasons
+            else "No line quarantined this month."
         ),
     }
 

@@ -17,7 +17,7 @@ import dagster as dg
 from dagster_pyspark import LazyPySparkResource
 from pyspark.sql import DataFrame
 
-from gross_profit_assets.contract import PARTITION_KEY
+from gross_profit_assets.contract import PARTITION_KEY, column_description
 
 STAGING_DIR = ".staging"
 
@@ -67,7 +67,12 @@ def column_schema(frame: DataFrame) -> dg.TableSchema:
     """The DataFrame's columns and Spark types, as the Dagster UI shows them."""
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(f.name, f.dataType.simpleString(), constraints=dg.TableColumnConstraints(nullable=f.nullable))
+            dg.TableColumn(
+                f.name,
+                f.dataType.simpleString(),
+                description=column_description(f.name),
+                constraints=dg.TableColumnConstraints(nullable=f.nullable),
+            )
             for f in frame.schema.fields
         ]
     )

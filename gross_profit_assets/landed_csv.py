@@ -135,7 +135,10 @@ def _read_layout(
     """Files sharing one header layout, read in one pass with an all-text schema."""
     schema = StructType([StructField(n, StringType()) for n in names])
     uris = [store.uri(k) for k in keys]
-    raw = spark.read.csv(uris, schema=schema, header=True, mode="PERMISSIVE", encoding="UTF-8")
+    # RFC 4180: a quote inside a quoted field is written "" (Spark's default escape is \).
+    raw = spark.read.csv(
+        uris, schema=schema, header=True, mode="PERMISSIVE", encoding="UTF-8", quote='"', escape='"'
+    )
     key_of_path = F.create_map(
         *[item for uri, key in zip(uris, keys) for item in (F.lit(_spark_path(spark, uri)), F.lit(key))]
     )

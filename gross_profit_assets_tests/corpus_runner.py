@@ -6,6 +6,12 @@ fresh home, ``local_resources``), its own Dagster instance, and the real assets 
 ``gross_profit_assets.definitions`` selected the way the jobs select them. Only the Spark session
 is shared: starting one per case would cost more than the whole corpus.
 
+The month job publishes each month's report CSV; the all-months summary (summaries, the
+all-months CSV, the HTML page) runs only where a case asks for it with ``summary: true``. It
+reads back the same report Parquet and writes the same CSV through the same publisher, and on a
+two-core machine it is a third of a case's time: running it for every case would double the
+corpus' share of ``make test`` without testing anything about the bad input.
+
 A case is a directory under ``corpus/`` holding small CSV files and an ``expected.yaml``::
 
     description: what the case is about and why the outcome is right
@@ -15,12 +21,14 @@ A case is a directory under ``corpus/`` holding small CSV files and an ``expecte
         error: [billing.csv, byte offset 91] # optional: ingest must refuse, naming these
       - put: raw.csv                         # an upload straight to the bucket, bypassing ingest
         key: billing/billing_month=2023-07/raw.csv
+    summary: true                            # optional: then the all-months summary too
     expect:                                  # see test_corpus.py for each key's meaning
       run_ok: true
       lines_in: 3
       ...
     rerun:                                   # optional: files that arrive late, then a re-run
       land: [...]
+      summary: true
       expect: {...}
 """
 
@@ -42,7 +50,7 @@ from gross_profit_assets.assets.keys import (
     QUARANTINED_BILLING_LINES,
 )
 from gross_profit_assets.assets.partitions import billing_months
-from gross_profit_assets.assets.report import REPORT_CSV
+from gross_profit_assets.assets.report import REPORT_CSV, month_report_csv
 from gross_profit_assets.contract import INPUT_TABLES, PARTITION_KEY
 from gross_profit_assets.crawling.local_catalog import LocalGlueCatalog
 from gross_profit_assets.definitions import defs
@@ -80,14 +88,17 @@ class Landing:
 
 @dataclass(frozen=True)
 class Stage:
-    """Files to land, then what the run over every landed month must show."""
+    """Files to land, then what the run over every landed month (and the summary, if asked for)
+    must show."""
 
     land: tuple[Landing, ...]
     expect: dict
+    summary: bool = False
 
     @classmethod
     def from_yaml(cls, spec: dict) -> Stage:
-        return cls(tuple(Landing.from_yaml(e) for e in spec["land"]), spec["expect"])
+        landings = tuple(Landing.from_yaml(e) for e in spec["land"])
+        return cls(landings, spec["expect"], bool(spec.get("summary", False)))
 
 
 @dataclass(frozen=True)
@@ -214,17 +225,19 @@ class CasePipeline:
             except LandingError as exc:
                 self.landing_errors[landing.file] = str(exc)
 
-    def run(self) -> Outcome:
-        """Every landed month through the month job's selection, then the summary when the months
-        ran; then reads back the lake, the report, the catalog and the landing zone."""
+    def run(self, summary: bool = False) -> Outcome:
+        """Every landed month through the month job's selection, then (``summary``) the summary
+        job's when the months ran, as ``gross-profit run`` does; then reads back the lake, the
+        report CSV, the catalog and the landing zone."""
         months = landed_months(self.store)
         self._register(months)
         outcome = Outcome(months=months, landing_errors=dict(self.landing_errors))
         for month in months:
             self._collect(self._materialize(gross_profit_month.selection, month), outcome)
-        if months and outcome.runs_succeeded:
+        summarized = summary and bool(months) and outcome.runs_succeeded
+        if summarized:
             self._collect(self._materialize(gross_profit_summary_job.selection, None), outcome)
-        self._read_back(outcome)
+        self._read_back(outcome, summarized)
         return outcome
 
     def _register(self, months: list[str]) -> None:
@@ -279,11 +292,12 @@ class CasePipeline:
             if event.is_step_failure:
                 outcome.failures.append(f"{event.step_key}: {_root_cause(event.step_failure_data.error)}")
 
-    def _read_back(self, outcome: Outcome) -> None:
+    def _read_back(self, outcome: Outcome, summarized: bool) -> None:
         outcome.landed_keys = [o.key for o in self.store.list_objects()]
         outcome.quarantined = read_lake_table(self.paths, QUARANTINED_BILLING_LINES)
         outcome.governed = read_lake_table(self.paths, GOVERNED_BILLING_LINES)
-        outcome.report_header, outcome.report = read_report_csv(self.paths.reports / REPORT_CSV)
+        csv_names = [REPORT_CSV] if summarized else [month_report_csv(m) for m in outcome.months]
+        outcome.report_header, outcome.report = read_report_csvs([self.paths.reports / n for n in csv_names])
         outcome.catalog_columns = read_catalog_columns(self.paths)
         outcome.fx_rates = read_landed_fx_rates(self.paths)
 
@@ -306,14 +320,18 @@ def read_lake_table(paths: LocalPaths, key: dg.AssetKey) -> list[dict]:
     return rows
 
 
-def read_report_csv(path: Path) -> tuple[list[str] | None, list[dict]]:
-    """The published all-months CSV as text cells, exactly as a spreadsheet user gets them."""
-    if not path.is_file():
+def read_report_csvs(paths: list[Path]) -> tuple[list[str] | None, list[dict]]:
+    """Published report CSVs as text cells, exactly as a spreadsheet user gets them: the header
+    (None when any file is missing, i.e. the report was not published) and every line."""
+    if not paths or not all(p.is_file() for p in paths):
         return None, []
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        rows = list(reader)
-        header = list(reader.fieldnames or [])
+    header: list[str] = []
+    rows: list[dict] = []
+    for path in paths:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            rows += list(reader)
+            header = list(reader.fieldnames or [])
     for row in rows:
         row["file"] = Path(row.get("source_file") or "").name
     return header, rows

@@ -15,6 +15,8 @@ A case's ``expect``:
   rejected file must still be in the landing zone.
 - ``report`` / ``governed``: rows picked by ``file``, ``line`` and/or ``id``; every other key is a
   cell that must read exactly so (the report CSV's text; the governed Parquet value as text).
+  The report CSV is the months' own CSVs, or the all-months one when the case says
+  ``summary: true``.
 - ``checks``: ``{name, asset?, passed, severity?, mentions?}``; every evaluation of that check
   (on that asset) must agree, and there must be at least one.
 - ``catalog_columns``: ``{table: [columns the cataloged table must have]}``.
@@ -39,8 +41,6 @@ from gross_profit_assets_tests.corpus_runner import (
     corpus_cases,
     load_case,
 )
-
-pytestmark = pytest.mark.e2e
 
 CASES = [case for case in corpus_cases() if case.rerun is None]
 SELECTORS = ("file", "line", "id")
@@ -264,9 +264,10 @@ def assert_stage(case: Case, stage: Stage, outcome: Outcome) -> None:
 
 def run_stage(pipeline: CasePipeline, case: Case, stage: Stage) -> Outcome:
     pipeline.land(case.directory, stage.land)
-    return pipeline.run()
+    return pipeline.run(summary=stage.summary)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_corpus_case(case: Case, spark, tmp_path):
     pipeline = CasePipeline(tmp_path / "home")
@@ -305,7 +306,7 @@ def report_csv_totals(outcome: Outcome) -> dict[str, Decimal]:
     }
 
 
-def assert_late_file_fixes_the_month(case_name: str, spark, tmp_path: Path) -> None:
+def assert_late_file_fixes_the_month(case_name: str, tmp_path: Path) -> None:
     """First run: the line waits in quarantine. The late file lands, the month re-runs: the line
     is reported, the quarantine is empty, and the totals are the independent computation's."""
     case = load_case(CORPUS_DIR / case_name)
@@ -320,9 +321,21 @@ def assert_late_file_fixes_the_month(case_name: str, spark, tmp_path: Path) -> N
     assert after.totals["gross_profit_usd"] != before.totals["gross_profit_usd"]
 
 
+@pytest.mark.e2e
 def test_a_late_units_file_moves_the_line_from_quarantine_to_the_report(spark, tmp_path):
-    assert_late_file_fixes_the_month("late_units_file", spark, tmp_path)
+    assert_late_file_fixes_the_month("late_units_file", tmp_path)
 
 
+@pytest.mark.e2e
 def test_a_late_fx_rate_moves_the_line_from_quarantine_to_the_report(spark, tmp_path):
-    assert_late_file_fixes_the_month("late_fx_rate", spark, tmp_path)
+    assert_late_file_fixes_the_month("late_fx_rate", tmp_path)
+
+
+@pytest.mark.parametrize("case", corpus_cases(), ids=[case.name for case in corpus_cases()])
+def test_every_corpus_file_is_landed_by_its_case(case: Case):
+    """A file a case forgot to land would make it pass for the wrong reason; a landing of a file
+    that isn't there would fail for one."""
+    stages = [case.first] + ([case.rerun] if case.rerun else [])
+    landed = [landing.file for stage in stages for landing in stage.land]
+    present = sorted(p.name for p in case.directory.iterdir() if p.name != "expected.yaml")
+    assert sorted(landed) == present

@@ -30,6 +30,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from gross_profit_assets.contract import INPUT_TABLES, normalize_header_cell
+from gross_profit_assets.landing import drop_stray_header_quote
 
 BOOLEAN = "boolean"
 BIGINT = "bigint"
@@ -85,7 +86,9 @@ def infer_csv_schema(
     ``complete`` says whether ``sample`` is the whole file; when it is not, a final line cut
     mid-way is dropped so a truncated value (``2023-0``) cannot vote for the wrong type.
     """
-    text = decode_csv_bytes(drop_incomplete_last_line(sample, complete=complete))
+    # The same repair the reader makes: a lone quote before the header would otherwise turn
+    # the whole sample into one quoted cell.
+    text = drop_stray_header_quote(decode_csv_bytes(drop_incomplete_last_line(sample, complete=complete)))
     delimiter = detect_delimiter(text)
     rows = read_records(text, delimiter, limit=max_rows + 1)
     if not rows:

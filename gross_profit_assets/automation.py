@@ -18,7 +18,8 @@ Who does what:
   ``freshness_window``), evaluated by the freshness daemon and shown in the UI.
 
 Everything here is switched on by default in the local deployment, so ``dagster dev`` alone is
-the whole platform. The knobs are environment variables read when the definitions load:
+the whole platform. The knobs are environment variables, read when the definitions load (the
+quiet period on every tick of the landing sensor):
 
 ``GROSS_PROFIT_HANDS_FREE``              ``on`` (default) or ``off``: the default status of both
                                          sensors (the UI toggle, once used, wins over it)

@@ -82,13 +82,13 @@ class LandingCursor:
                 f"the landing sensor's cursor is not format {CURSOR_FORMAT}: {raw[:200]!r}; "
                 f"reset it with `dagster sensor cursor {LANDING_SENSOR} --delete`"
             )
-        return cls(dict(document["files"]))
+        files = document.get("files")
+        if not isinstance(files, dict):
+            raise LandingCursorError(f"the landing sensor's cursor has no file map: {raw[:200]!r}")
+        return cls(dict(files))
 
     def serialize(self) -> str:
         return json.dumps({"format": CURSOR_FORMAT, "files": dict(sorted(self.files.items()))}, separators=(",", ":"))
-
-    def month_files(self, month: str) -> dict[str, str]:
-        return {k: v for k, v in self.files.items() if month_of_key(k) == month}
 
 
 def files_tag(keys: list[str]) -> str:
@@ -106,7 +106,6 @@ class MonthBatch:
     month: str
     before: tuple[tuple[str, str], ...]  # the month's (key, version) pairs the cursor knew
     changes: tuple[tuple[str, str], ...]  # sorted (key, version); version ``deleted`` if gone
-    files_now: int  # files of the month in the landing zone now
 
     @property
     def run_key(self) -> str:
@@ -163,18 +162,16 @@ def _month_changes(before: Mapping[str, str], now: Mapping[str, str]) -> tuple[t
     return tuple(sorted(changed + deleted))
 
 
-def _is_quiet(objects: Iterable[ObjectInfo], now: float, quiet_seconds: float) -> bool:
-    return all(now - o.last_modified >= quiet_seconds for o in objects)
+def _newest_change(objects: Iterable[ObjectInfo], month: str) -> float:
+    return max((o.last_modified for o in objects if month_of_key(o.key) == month), default=float("-inf"))
 
 
 def plan_landing_runs(
     cursor: LandingCursor, objects: list[ObjectInfo], now: float, quiet_seconds: float
 ) -> LandingPlan:
-    """Compare the landing zone with the cursor: one batch per changed, quiet month."""
+    """Compare the landing zone with the cursor: one batch per changed month whose files have
+    been quiet for ``quiet_seconds``; the cursor advances for exactly those months."""
     listed = _by_month((o.key, o.version) for o in objects)
-    objects_by_month = defaultdict(list)
-    for obj in objects:
-        objects_by_month[month_of_key(obj.key)].append(obj)
     known = _by_month(cursor.files.items())
     files = dict(cursor.files)
     batches, forgotten, waiting = [], [], []
@@ -183,14 +180,14 @@ def plan_landing_runs(
         changes = _month_changes(before, now_files)
         if not changes:
             continue
-        if not _is_quiet(objects_by_month[month], now, quiet_seconds):
+        if now - _newest_change(objects, month) < quiet_seconds:
             waiting.append(month)
             continue
         for key in before:
-            files.pop(key)
+            del files[key]
         files.update(now_files)
         if now_files:
-            batches.append(MonthBatch(month, tuple(sorted(before.items())), changes, len(now_files)))
+            batches.append(MonthBatch(month, tuple(sorted(before.items())), changes))
         else:
             forgotten.append(month)
     return LandingPlan(batches, forgotten, waiting, LandingCursor(files))

@@ -13,7 +13,7 @@ from gross_profit_assets.resources.lake_formation import LocalLakeFormation
 from gross_profit_assets.resources.object_store import LocalObjectStore
 from gross_profit_assets.resources.parquet_io_manager import LakeParquetIOManager
 from gross_profit_assets.resources.report_publisher import LocalReportPublisher
-from gross_profit_assets.resources.spark import local_spark_resource
+from gross_profit_assets.resources.spark import spark_resource
 from gross_profit_assets.settings import LocalPaths, deployment_name
 
 
@@ -22,7 +22,7 @@ def local_resources(paths: LocalPaths | None = None) -> dict:
     paths = paths or LocalPaths.from_env()
     object_store = LocalObjectStore(root=str(paths.object_store))
     glue_catalog = LocalGlueCatalog(path=str(paths.catalog))
-    pyspark = local_spark_resource()
+    pyspark = spark_resource()  # local[*] unless GROSS_PROFIT_SPARK_MASTER names a cluster
     return {
         "object_store": object_store,
         "glue_catalog": glue_catalog,

@@ -67,6 +67,7 @@ def read_header(store: ObjectStore, key: str) -> list[str]:
 class FileInspection:
     problem: str | None  # why the file cannot be read at all; None when it can
     data_lines: int  # physical lines after the header
+    header: tuple[str, ...] = ()  # the header cells, when the file could be decoded
 
 
 def scan_utf8(store: ObjectStore, key: str) -> tuple[str | None, int]:
@@ -97,8 +98,10 @@ def inspect_landed_file(store: ObjectStore, table: TableContract, obj: ObjectInf
     encoding, lines = scan_utf8(store, obj.key)
     if encoding:
         return FileInspection(encoding, 0)
-    missing = table.missing_columns(read_header(store, obj.key))
-    return FileInspection(f"missing required columns {missing}" if missing else None, max(lines - 1, 0))
+    header = read_header(store, obj.key)
+    missing = table.missing_columns(header)
+    problem = f"missing required columns {missing}" if missing else None
+    return FileInspection(problem, max(lines - 1, 0), tuple(header))
 
 
 def read_landed_table(
@@ -108,14 +111,14 @@ def read_landed_table(
     layouts: dict[tuple[str, ...], list[str]] = {}
     rejected: list[RejectedFile] = []
     for obj in objects:
-        problem = inspect_landed_file(store, table, obj).problem
-        if problem:
-            rejected.append(RejectedFile(obj.key, problem))
+        inspection = inspect_landed_file(store, table, obj)
+        if inspection.problem:
+            rejected.append(RejectedFile(obj.key, inspection.problem))
             continue
         if obj.size == 0:
             continue
         names = tuple(
-            name or f"_extra_{i}" for i, name in enumerate(table.map_header(read_header(store, obj.key)))
+            name or f"_extra_{i}" for i, name in enumerate(table.map_header(list(inspection.header)))
         )
         layouts.setdefault(names, []).append(obj.key)
     frames = [_read_layout(spark, store, table, names, keys) for names, keys in layouts.items()]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import contextlib
 import os
 import shutil
 import signal
@@ -299,10 +300,8 @@ class DagsterDev:
             for straggler in find_processes(pgid, self.marker):
                 self._signal_pid(straggler.pid, signal.SIGKILL)
             self._wait_gone(pgid, time.monotonic() + 10)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # judged by the process scan below
             self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
         left = find_processes(pgid, self.marker)
         for straggler in left:  # escaped the group: do not leak it, but do report it
             self._signal_pid(straggler.pid, signal.SIGKILL)
@@ -455,17 +454,13 @@ class DagsterDev:
 
     @staticmethod
     def _signal_group(pgid: int, sig: signal.Signals) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
             os.killpg(pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     @staticmethod
     def _signal_pid(pid: int, sig: signal.Signals) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
             os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def _log_note(self, note: str) -> None:
         if self._log_file and not self._log_file.closed:

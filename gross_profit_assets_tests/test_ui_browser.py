@@ -22,6 +22,7 @@ and the last test proves that no process of either is left.
 from __future__ import annotations
 
 import json
+import contextlib
 import os
 import re
 import signal
@@ -208,10 +209,8 @@ class ChromiumSession:
                 self._playwright = None
         left = self._wait_gone(time.monotonic() + PROCESS_EXIT_TIMEOUT_S)
         for pid in left:
-            try:
+            with contextlib.suppress(ProcessLookupError):  # already gone
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         if left:
             raise RuntimeError(f"browser processes still alive after close (killed now): {left}")
 

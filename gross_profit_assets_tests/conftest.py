@@ -14,3 +14,11 @@ def spark():
     from gross_profit_assets.resources.spark import shared_spark_session
 
     return shared_spark_session()
+
+
+@pytest.fixture(scope="session")
+def moto():
+    from gross_profit_assets_tests.aws_server import moto_server
+
+    with moto_server() as server:
+        yield server

@@ -14,6 +14,7 @@ from gross_profit_assets.resources.object_store import LocalObjectStore
 from gross_profit_assets.resources.parquet_io_manager import LakeParquetIOManager
 from gross_profit_assets.resources.report_publisher import LocalReportPublisher
 from gross_profit_assets.resources.spark import spark_resource
+from gross_profit_assets.resources.step_launcher import in_process_steps
 from gross_profit_assets.settings import LocalPaths, deployment_name
 
 
@@ -29,6 +30,7 @@ def local_resources(paths: LocalPaths | None = None) -> dict:
         "glue_crawler": LocalGlueCrawler(object_store=object_store, catalog=glue_catalog),
         "lake_formation": LocalLakeFormation(audit_log_path=str(paths.audit_log)),
         "pyspark": pyspark,
+        "step_launcher": in_process_steps(),  # Spark steps run in the run's own process
         "io_manager": LakeParquetIOManager(lake_root=str(paths.lake), pyspark=pyspark),
         "report_publisher": LocalReportPublisher(root=str(paths.reports)),
     }

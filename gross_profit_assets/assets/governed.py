@@ -27,6 +27,7 @@ from gross_profit_assets.governed_read import read_governed_table
 from gross_profit_assets.resources.glue import GlueCatalog
 from gross_profit_assets.resources.lake_formation import LakeFormation
 from gross_profit_assets.resources.object_store import ObjectStore
+from gross_profit_assets.resources.step_launcher import SparkStepLauncher
 from gross_profit_assets.transforms.billing import (
     assess_billing_lines,
     governed_billing_lines,
@@ -98,6 +99,7 @@ def governed_dataset(
     glue_catalog: GlueCatalog,
     object_store: ObjectStore,
     lake_formation: LakeFormation,
+    step_launcher: SparkStepLauncher,  # where Dagster runs this step: here, or on EMR
 ):
     """Reads the month's cataloged tables through Lake Formation and assesses every bill line."""
     month = context.partition_key

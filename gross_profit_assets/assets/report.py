@@ -27,6 +27,7 @@ from gross_profit_assets.contract import (
 from gross_profit_assets.reporting.html import ReportPage, render_report_html
 from gross_profit_assets.reporting.summary import markdown_table, totals_metadata
 from gross_profit_assets.resources.report_publisher import ReportPublisher
+from gross_profit_assets.resources.step_launcher import SparkStepLauncher
 from gross_profit_assets.transforms.report import (
     REPORT_ORDER,
     report_lines,
@@ -156,6 +157,7 @@ def gross_profit_report(
     governed_billing_lines: DataFrame,
     quarantined_billing_lines: DataFrame,
     report_publisher: ReportPublisher,
+    step_launcher: SparkStepLauncher,  # where Dagster runs this step: here, or on EMR
 ):
     report = report_lines(governed_billing_lines).persist(StorageLevel.MEMORY_AND_DISK)
     csv_path = report_publisher.publish_csv(
@@ -205,6 +207,7 @@ def gross_profit_summary(
     gross_profit_report: DataFrame,
     quarantined_billing_lines: DataFrame,
     report_publisher: ReportPublisher,
+    step_launcher: SparkStepLauncher,  # where Dagster runs this step: here, or on EMR
 ):
     # The lake restores billing_month from directory names (last); the contract sets the order.
     report = gross_profit_report.select(*REPORT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)

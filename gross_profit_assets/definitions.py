@@ -12,7 +12,7 @@ from gross_profit_assets.assets.governed import governed_dataset
 from gross_profit_assets.assets.landing import landed_files
 from gross_profit_assets.assets.report import gross_profit_report, gross_profit_summary
 from gross_profit_assets.automation import automation_sensor, with_automation
-from gross_profit_assets.deployments import resources_for
+from gross_profit_assets.deployments import assets_for, resources_for
 from gross_profit_assets.jobs import gross_profit_month, gross_profit_summary_job
 from gross_profit_assets.sensors import landing_zone_sensor
 
@@ -27,7 +27,8 @@ with warnings.catch_warnings():
     ASSETS = dg.with_source_code_references(ASSETS)
 
 defs = dg.Definitions(
-    assets=ASSETS,
+    # On AWS, also the Lake Formation policy asset and its drift check (deployments.py).
+    assets=[*ASSETS, *assets_for()],
     # One process per run: every step shares the run's Spark session (a session per step would
     # pay Spark's start-up for each), exactly as `gross-profit run` does.
     executor=dg.in_process_executor,

@@ -9,7 +9,11 @@ SUMMARY_JOB = "gross_profit_summary_job"
 
 gross_profit_month = dg.define_asset_job(
     MONTH_JOB,
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(GROSS_PROFIT_SUMMARY),
+    # The data stages only: a deployment's governance set-up (on AWS the Lake Formation policy,
+    # tagged stage=governance) is reconciled on its own, not once per month.
+    selection=dg.AssetSelection.all()
+    - dg.AssetSelection.assets(GROSS_PROFIT_SUMMARY)
+    - dg.AssetSelection.tag("stage", "governance"),
     description="Land -> crawl -> govern -> report for one billing month, with every check.",
 )
 

@@ -5,6 +5,13 @@ locations, data cells filters, grants, revokes) and records what it changed. The
 only on AWS: locally the file itself is what every governed read is decided by, so there is
 nothing to reconcile.
 
+**Who runs it.** Materializing needs Lake Formation data lake administrator rights (grant,
+revoke, register locations, manage data cells filters); the pipeline's own role should not have
+them. Run this asset from a code location or run launcher whose role is a data lake admin (for
+example the deploy pipeline's), or from the console user after each policy change; it is in no
+job and has no automation condition, so it never runs as part of a month. The check only
+reads (``ListPermissions``, ``ListDataCellsFilter``, ``ListResources``, ``glue:GetTable``).
+
 The check ``lake_formation_grants_match_policy`` reads Lake Formation and the file and fails
 when they differ, naming every grant present in Lake Formation but not in the file (drift: added
 by hand, or removed from the file and not yet reconciled) and every grant of the file not yet
@@ -33,10 +40,10 @@ GRANTS_MATCH_POLICY = "lake_formation_grants_match_policy"
     description="Lake Formation grants and data cells filters of the Glue database, reconciled "
     "from the policy file (governance/lake_formation_policy.yaml): what is missing is granted, "
     "what the file does not hold is revoked.",
-    group_name="governed",
+    group_name="governance",
     kinds={"lakeformation"},
     owners=OWNERS,
-    tags=stage_tags("governed"),
+    tags=stage_tags("governance"),  # keeps it out of the month job (jobs.py)
 )
 def lake_formation_policy(lake_formation: AwsLakeFormation) -> dg.MaterializeResult:
     """Reconciles the policy file into Lake Formation; a second run changes nothing."""

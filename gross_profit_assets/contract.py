@@ -248,6 +248,57 @@ SUMMARY_COLUMNS = (
 )
 
 
+SUM_DECIMAL = (38, 2)  # sums of USD amounts over many lines (summaries)
+
+
+def _decimal_type(shape: tuple[int, int]) -> str:
+    return f"decimal({shape[0]},{shape[1]})"
+
+
+def parsed_type(column: Column) -> str:
+    """The Spark SQL type a contract column has once validation has parsed it."""
+    if column.kind == "decimal":
+        return _decimal_type(column.decimal)
+    return {"string": "string", "integer": "bigint", "date": "date", "month": "string"}[column.kind]
+
+
+_LINEAGE_TYPES = ((PARTITION_KEY, "string"), (SOURCE_FILE, "string"), (LINE_NUMBER, "bigint"))
+_GOVERNED_TYPES = (
+    *_LINEAGE_TYPES,
+    *((c.name, parsed_type(c)) for c in BILLING.columns),
+    ("units_sold", parsed_type(UNITS_SOLD.column("units_sold"))),
+    ("cost_per_unit_usd", parsed_type(PRODUCTION_COSTS.column("cost_per_unit_usd"))),
+    ("rate_to_usd", parsed_type(FX_RATES.column("rate_to_usd"))),
+    *((name, _decimal_type(USD_DECIMAL)) for name in ("revenue_usd", "cogs_usd", "gross_profit_usd")),
+)
+_REPORT_TYPES = dict(
+    _GOVERNED_TYPES,
+    gross_profit=_decimal_type(USD_DECIMAL),
+    gross_margin=_decimal_type(MARGIN_DECIMAL),
+)
+# The columns (in order) and Spark SQL types of the tables the pipeline writes. The UI shows
+# them before the first materialization; the end-to-end tests hold what the transforms write
+# to them.
+PRODUCED_SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
+    "governed_billing_lines": _GOVERNED_TYPES,
+    "quarantined_billing_lines": (
+        *_LINEAGE_TYPES,
+        ("reason_codes", "array<string>"),
+        ("reasons", "string"),
+        *((c.name, "string") for c in BILLING.columns),  # raw text, as it landed
+    ),
+    "gross_profit_report": tuple((name, _REPORT_TYPES[name]) for name in REPORT_COLUMNS),
+    "gross_profit_summary": (
+        ("dimension", "string"),
+        ("key", "string"),
+        ("lines", "bigint"),
+        ("units_sold", "bigint"),
+        *((name, _decimal_type(SUM_DECIMAL)) for name in ("revenue_usd", "cogs_usd", "gross_profit_usd")),
+        ("gross_margin", _decimal_type(MARGIN_DECIMAL)),
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Reason:
     code: str

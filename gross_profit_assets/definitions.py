@@ -11,13 +11,16 @@ from gross_profit_assets.assets.catalog import cataloged_tables
 from gross_profit_assets.assets.governed import governed_dataset
 from gross_profit_assets.assets.landing import landed_files
 from gross_profit_assets.assets.report import gross_profit_report, gross_profit_summary
+from gross_profit_assets.assets.schemas import with_declared_schemas
 from gross_profit_assets.automation import automation_sensor, with_automation
 from gross_profit_assets.deployments import assets_for, resources_for
 from gross_profit_assets.jobs import gross_profit_month, gross_profit_summary_job
 from gross_profit_assets.sensors import landing_zone_sensor
 
 ASSETS = with_automation(
-    [landed_files, cataloged_tables, governed_dataset, gross_profit_report, gross_profit_summary]
+    with_declared_schemas(
+        [landed_files, cataloged_tables, governed_dataset, gross_profit_report, gross_profit_summary]
+    )
 )
 
 with warnings.catch_warnings():

@@ -187,3 +187,30 @@ def test_generate_writes_seed_format_files(tmp_path):
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert "billing_data_01_2023.csv" in names and "fx_rates_02_2023.csv" in names
     assert "generated 300 bill lines over 2 month(s)" in done.stderr
+
+
+def test_the_columns_written_are_the_columns_declared_for_the_ui(generated):
+    """What the UI shows before the first run (declared) is what every run writes (recorded from
+    the DataFrame, and the Parquet files as DuckDB reads them)."""
+    import dagster as dg
+
+    from gross_profit_assets.assets.schemas import DECLARED_SCHEMAS
+    from gross_profit_assets.contract import PRODUCED_SCHEMAS
+    from gross_profit_assets.settings import LocalPaths
+
+    _, home, _ = generated
+    paths = LocalPaths(home.resolve())
+    with dg.DagsterInstance.from_config(str(paths.dagster_home)) as instance:
+        for table, declared in PRODUCED_SCHEMAS.items():
+            event = instance.get_latest_materialization_event(dg.AssetKey(table))
+            recorded = event.asset_materialization.metadata["dagster/column_schema"].schema
+            assert [(c.name, c.type) for c in recorded.columns] == list(declared), table
+            shown = DECLARED_SCHEMAS[dg.AssetKey(table)]
+            assert [(c.name, c.type) for c in shown.columns] == list(declared), table
+            assert all(c.description for c in shown.columns), table
+
+    for table in ("governed_billing_lines", "gross_profit_report"):
+        parquet = duckdb.sql(
+            f"describe select * from read_parquet('{paths.lake / table}/*/*.parquet', hive_partitioning = true)"
+        ).fetchall()
+        assert sorted(name for name, *_ in parquet) == sorted(name for name, _ in PRODUCED_SCHEMAS[table])

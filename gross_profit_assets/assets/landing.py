@@ -7,6 +7,7 @@ import dagster as dg
 
 from gross_profit_assets.assets.keys import OWNERS, landed_key, stage_tags
 from gross_profit_assets.assets.partitions import billing_months
+from gross_profit_assets.assets.schemas import contract_columns_schema
 from gross_profit_assets.checks import LANDED_FILES_READABLE, readable_files_result, spec
 from gross_profit_assets.contract import INPUT_TABLES, LANDING_BUCKET
 from gross_profit_assets.landed_csv import inspect_landed_file
@@ -58,9 +59,7 @@ def landed_files(context: dg.AssetExecutionContext, object_store: ObjectStore):
             metadata={
                 "files": len(objects),
                 "dagster/row_count": sum(i.data_lines for i in inspections.values()),
-                "dagster/column_schema": dg.TableSchema(
-                    columns=[dg.TableColumn(c.name, c.kind, description=c.description) for c in table.columns]
-                ),
+                "dagster/column_schema": contract_columns_schema(table),
                 "bytes": sum(o.size for o in objects),
                 "keys": dg.MetadataValue.json([o.key for o in objects]),
                 "location": dg.MetadataValue.url(object_store.uri(f"{name}/")),

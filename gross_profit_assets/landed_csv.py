@@ -4,6 +4,14 @@ Each file's header is peeked at (a few KB) to map its columns onto the contract:
 and aliases (``item`` -> ``item_sold``) are resolved here, extra columns are dropped (the
 catalog keeps them). Every value is read as text; parsing and validation happen in the pure
 transforms, so a bad value becomes a quarantine reason instead of a failed job.
+
+Two costs are avoided on purpose (issue 7):
+
+- A landed file is scanned for UTF-8 validity once per version: the landing stage and the
+  governed reader both ask, so the verdict is kept per (object URI, version) in this process.
+- Line numbers come from Spark's row ids within each input split plus the number of records in
+  the file's earlier splits (a tiny aggregate over a column-pruned scan, broadcast back), not
+  from a window over the whole file, which would shuffle and sort every row into one task.
 """
 
 from __future__ import annotations
@@ -12,19 +20,30 @@ import codecs
 import csv
 import io
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import reduce
+from threading import Lock
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
-from gross_profit_assets.contract import LINE_NUMBER, PARTITION_KEY, SOURCE_FILE, TableContract
+from gross_profit_assets.contract import (
+    LINE_NUMBER,
+    PARTITION_KEY,
+    SOURCE_FILE,
+    TableContract,
+)
 from gross_profit_assets.landing import drop_stray_header_quote, month_of_key
 from gross_profit_assets.resources.object_store import ObjectInfo, ObjectStore
 
 HEADER_PEEK_BYTES = 64 * 1024
 _LOCAL_SCHEME = re.compile(r"^file:/+")
+# (object URI, version) -> (UTF-8 problem or None, physical lines, header cells); bounded.
+_SCANNED: OrderedDict[tuple[str, str], tuple[str | None, int, tuple[str, ...]]] = OrderedDict()
+_SCANNED_MAX = 4096
+_SCANNED_LOCK = Lock()
 
 
 @dataclass(frozen=True)
@@ -90,18 +109,33 @@ def scan_utf8(store: ObjectStore, key: str) -> tuple[str | None, int]:
     return None, lines + (last != b"\n")
 
 
+def _scanned(store: ObjectStore, obj: ObjectInfo) -> tuple[str | None, int, tuple[str, ...]]:
+    """The object's UTF-8 verdict, line count and header, read once per object version."""
+    cache_key = (store.uri(obj.key), obj.version)
+    with _SCANNED_LOCK:
+        if cache_key in _SCANNED:
+            _SCANNED.move_to_end(cache_key)
+            return _SCANNED[cache_key]
+    encoding, lines = scan_utf8(store, obj.key)
+    header = () if encoding else tuple(read_header(store, obj.key))
+    with _SCANNED_LOCK:
+        _SCANNED[cache_key] = (encoding, lines, header)
+        while len(_SCANNED) > _SCANNED_MAX:
+            _SCANNED.popitem(last=False)
+    return encoding, lines, header
+
+
 def inspect_landed_file(store: ObjectStore, table: TableContract, obj: ObjectInfo) -> FileInspection:
     """Whether a landed file can be read as ``table`` at all, and how many lines it holds.
     An empty file is fine: it simply has no lines."""
     if obj.size == 0:
         return FileInspection(None, 0)
-    encoding, lines = scan_utf8(store, obj.key)
+    encoding, lines, header = _scanned(store, obj)
     if encoding:
         return FileInspection(encoding, 0)
-    header = read_header(store, obj.key)
-    missing = table.missing_columns(header)
+    missing = table.missing_columns(list(header))
     problem = f"missing required columns {missing}" if missing else None
-    return FileInspection(problem, max(lines - 1, 0), tuple(header))
+    return FileInspection(problem, max(lines - 1, 0), header)
 
 
 def read_landed_table(
@@ -122,10 +156,17 @@ def read_landed_table(
         )
         layouts.setdefault(names, []).append(obj.key)
     frames = [_read_layout(spark, store, table, names, keys) for names, keys in layouts.items()]
-    empty = spark.createDataFrame([], landed_schema(table))
-    frame = reduce(DataFrame.unionByName, frames, empty)
+    frame = reduce(DataFrame.unionByName, frames) if frames else empty_landed_frame(spark, table)
     files = [k for keys in layouts.values() for k in keys]
     return LandedTable(frame, files, rejected)
+
+
+def empty_landed_frame(spark: SparkSession, table: TableContract) -> DataFrame:
+    """No rows, the landed schema. Built in the JVM: ``createDataFrame([])`` would start Python
+    workers (and need Python on every executor) just to produce nothing."""
+    return spark.range(0).select(
+        *[F.lit(None).cast(f.dataType).alias(f.name) for f in landed_schema(table).fields]
+    )
 
 
 def _read_layout(
@@ -156,13 +197,26 @@ def _read_layout(
         F.col("_metadata.file_block_start").alias("_block_start"),
         F.monotonically_increasing_id().alias("_row_id"),
     )
-    # Spark reads a file's splits in order and numbers rows increasingly within a split, so
-    # (split start, row id) is the file's record order. Line 1 is the header.
-    in_file_order = Window.partitionBy(SOURCE_FILE).orderBy("_block_start", "_row_id")
-    return located.select(
+    # Spark reads each split of a file in one task, in order, and numbers that task's rows
+    # consecutively, so a record's place in its file is its place in its split plus the records
+    # of the file's earlier splits. Those counts come from a scan without data columns (Spark
+    # only splits lines for it), a few rows that are broadcast back. The scans are the same
+    # files split the same way, so both number the rows alike. Line 1 is the header.
+    splits = located.groupBy(SOURCE_FILE, "_block_start").agg(
+        F.count(F.lit(1)).alias("_records"), F.min("_row_id").alias("_first_row_id")
+    )
+    earlier = Window.partitionBy(SOURCE_FILE).orderBy("_block_start").rowsBetween(
+        Window.unboundedPreceding, -1
+    )
+    offsets = splits.select(
+        SOURCE_FILE,
+        "_block_start",
+        (F.coalesce(F.sum("_records").over(earlier), F.lit(0)) - F.col("_first_row_id")).alias("_offset"),
+    )
+    return located.join(F.broadcast(offsets), on=[SOURCE_FILE, "_block_start"], how="inner").select(
         *table.column_names,
         SOURCE_FILE,
-        (F.row_number().over(in_file_order) + 1).cast("long").alias(LINE_NUMBER),
+        (F.col("_row_id") + F.col("_offset") + 2).cast("long").alias(LINE_NUMBER),
         F.element_at(month_of_file, F.col(SOURCE_FILE)).alias(PARTITION_KEY),
     )
 

@@ -4,12 +4,11 @@
 import dagster as dg
 from dagster_pyspark import LazyPySparkResource
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
 
 from gross_profit_assets.assets.keys import (
     CATALOGED_KEYS,
-    OWNERS,
     GOVERNED_BILLING_LINES,
+    OWNERS,
     QUARANTINED_BILLING_LINES,
     stage_tags,
 )
@@ -33,12 +32,13 @@ from gross_profit_assets.transforms.billing import (
     governed_billing_lines,
     quarantined_billing_lines,
 )
-from gross_profit_assets.transforms.quality import governed_quality, reason_counts
+from gross_profit_assets.transforms.quality import assessment_counts, reason_tally
 
 
-
-def governed_check_results(lines_in: int, lines_governed: int, lines_quarantined: int, governed: DataFrame):
-    """The blocking checks of the governed stage: nothing lost, duplicated, unpriced or empty."""
+def governed_check_results(lines_in: int, quality: dict):
+    """The blocking checks of the governed stage: nothing lost, duplicated, unpriced or empty.
+    ``quality`` is the row of ``assessment_counts``, measured in the same pass as the counts."""
+    lines_governed, lines_quarantined = quality["lines"] or 0, quality["lines_quarantined"] or 0
     accounted = lines_in == lines_governed + lines_quarantined
     yield result(
         LINES_ACCOUNTED_FOR,
@@ -48,7 +48,6 @@ def governed_check_results(lines_in: int, lines_governed: int, lines_quarantined
         f"{lines_quarantined} quarantined",
         metadata={"lines_in": lines_in, "lines_governed": lines_governed, "lines_quarantined": lines_quarantined},
     )
-    quality = governed_quality(governed).first().asDict()
     duplicates = quality["lines"] - quality["distinct_lines"]
     yield result(LINES_UNIQUE, GOVERNED_BILLING_LINES, duplicates == 0,
                  f"{duplicates} repeated (source_file, id, item_sold) among {quality['lines']} lines")
@@ -115,10 +114,12 @@ def governed_dataset(
     ).persist(StorageLevel.MEMORY_AND_DISK)
     governed = governed_billing_lines(assessed)
     quarantined = quarantined_billing_lines(assessed)
+    # Two Spark jobs measure everything the metadata and checks need: lines in (which also
+    # fills the cache), then one aggregate over the assessed lines.
     lines_in = billing.count()
-    lines_governed = governed.count()
-    lines_quarantined = quarantined.count()
-    reasons = {r["code"]: r["count"] for r in reason_counts(quarantined).collect()}
+    quality = assessment_counts(assessed).first().asDict()
+    lines_governed, lines_quarantined = quality["lines"] or 0, quality["lines_quarantined"] or 0
+    reasons = dict(reason_tally(quality))
     rejected = [f"{r.key}: {r.reason}" for t in tables.values() for r in t.rejected]
     context.log.info(
         f"{month}: {lines_in} lines in, {lines_governed} governed, {lines_quarantined} quarantined"
@@ -143,7 +144,7 @@ def governed_dataset(
             ),
         },
     )
-    yield from governed_check_results(lines_in, lines_governed, lines_quarantined, governed)
+    yield from governed_check_results(lines_in, quality)
     # Outputs are written as they are yielded; the cached frames are no longer needed.
     assessed.unpersist()
     billing.unpersist()

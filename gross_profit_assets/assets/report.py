@@ -38,7 +38,8 @@ from gross_profit_assets.transforms.report import (
 from gross_profit_assets.transforms.quality import (
     OUTLIER_IQR_FACTOR,
     outlier_lines,
-    reason_counts,
+    quarantine_counts,
+    reason_tally,
     summary_discrepancies,
 )
 
@@ -120,12 +121,13 @@ SUMMARY_TABLE_COLUMNS = ["key", "lines", "units_sold", "revenue_usd", "cogs_usd"
 
 
 def quarantine_metadata(quarantined: DataFrame) -> dict:
-    reasons = _rows(reason_counts(quarantined))
+    counts = quarantine_counts(quarantined).first().asDict()  # lines and reasons in one pass
+    reasons = reason_tally(counts)
     return {
-        "lines_quarantined": dg.MetadataValue.int(quarantined.count()),
+        "lines_quarantined": dg.MetadataValue.int(int(counts["lines"])),
         "quarantine_reasons": dg.MetadataValue.md(
             markdown_table(
-                [{"reason": r["code"], "lines": r["count"], "meaning": REASONS[r["code"]].message} for r in reasons],
+                [{"reason": code, "lines": n, "meaning": REASONS[code].message} for code, n in reasons],
                 ["reason", "lines", "meaning"],
             )
             if reasons
@@ -212,16 +214,21 @@ def gross_profit_summary(
     # The lake restores billing_month from directory names (last); the contract sets the order.
     report = gross_profit_report.select(*REPORT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
     summary = summarize(report).persist(StorageLevel.MEMORY_AND_DISK)
-    csv_path = report_publisher.publish_csv(report.orderBy(*REPORT_ORDER), REPORT_CSV)
+    rows = _rows(summary.orderBy("dimension", "key"))
+    summaries = {d: [r for r in rows if r["dimension"] == d] for d in {r["dimension"] for r in rows}}
+    months = sorted(r["key"] for r in summaries.get("month", []))
+    # The all-months CSV is the month CSVs one after the other (the report is ordered by month
+    # first), so it is joined from them instead of rewriting every month through one task.
+    csv_path = report_publisher.publish_combined_csv(
+        report.orderBy(*REPORT_ORDER), [month_report_csv(m) for m in months], REPORT_CSV
+    )
     summary_csv = report_publisher.publish_csv(
         summary.orderBy("dimension", "key"), "gross_profit_summary.csv"
     )
     totals = report_totals(report).first().asDict()
-    quarantined = quarantined_billing_lines.count()
-    reason_rows = _rows(reason_counts(quarantined_billing_lines))
-    rows = _rows(summary.orderBy("dimension", "key"))
-    summaries = {d: [r for r in rows if r["dimension"] == d] for d in {r["dimension"] for r in rows}}
-    months = sorted(r["key"] for r in summaries.get("month", []))
+    quarantine = quarantine_counts(quarantined_billing_lines).first().asDict()
+    quarantined = int(quarantine["lines"])
+    reason_rows = [{"code": code, "count": n} for code, n in reason_tally(quarantine)]
     files = sorted(r[SOURCE_FILE] for r in _rows(report.select(SOURCE_FILE).distinct()))
     page = ReportPage(
         title="Gross profit report",

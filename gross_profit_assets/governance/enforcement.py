@@ -7,9 +7,7 @@ exactly what the policy lets its principal see. DataFrame API only (no UDFs).
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
-
+from gross_profit_assets.engine import Column, DataFrame, F
 from gross_profit_assets.governance.policy import ReadGrant
 
 

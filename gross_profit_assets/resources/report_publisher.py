@@ -22,6 +22,14 @@ class ReportPublisher(dg.ConfigurableResource, ABC):
     def publish_csv(self, frame: DataFrame, name: str) -> str:
         """Write ``frame`` (already in the order wanted) as one CSV file; return its location."""
 
+    def publish_combined_csv(self, frame: DataFrame, parts: list[str], name: str) -> str:
+        """Publish ``frame`` as ``name``, where ``frame`` holds exactly the rows of the already
+        published CSV files ``parts``, in that order (the all-months report is its months'
+        reports one after the other). This default writes ``frame``; an adapter that can join
+        published files without recomputing them overrides it (the local one copies bytes), so
+        adding a month does not rewrite every earlier month through Spark."""
+        return self.publish_csv(frame, name)
+
     @abstractmethod
     def publish_text(self, text: str, name: str) -> str:
         """Write a text file (HTML); return its location."""
@@ -57,6 +65,32 @@ class LocalReportPublisher(ReportPublisher):
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return str(target)
+
+    def publish_combined_csv(self, frame: DataFrame, parts: list[str], name: str) -> str:
+        sources = [Path(self.location(part)) for part in parts]
+        if not sources or not all(source.is_file() for source in sources):
+            return self.publish_csv(frame, name)  # a part is missing: compute it all
+        target = self._target(name)
+        staging = target.parent / f".{target.name}-{uuid.uuid4().hex}"
+        try:
+            header = None
+            with open(staging, "wb") as out:
+                for source in sources:
+                    with open(source, "rb") as part:
+                        first = part.readline()
+                        if header is None:
+                            header = first
+                            out.write(first)
+                        elif first != header:  # written under another contract: recompute
+                            break
+                        shutil.copyfileobj(part, out, 1 << 20)
+                else:
+                    out.close()
+                    os.replace(staging, target)
+                    return str(target)
+        finally:
+            staging.unlink(missing_ok=True)
+        return self.publish_csv(frame, name)
 
     def publish_text(self, text: str, name: str) -> str:
         target = self._target(name)

@@ -35,7 +35,11 @@ LOCAL_SPARK_CONF: dict[str, str] = {
     "spark.app.name": "gross-profit",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.sql.shuffle.partitions": "4",
+    # Two shuffle partitions per core keeps both cores busy on a month of millions of lines;
+    # adaptive execution coalesces them for small months, so a 15-line month pays for few tasks.
+    "spark.sql.shuffle.partitions": str(max(4, 2 * (os.cpu_count() or 2))),
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
     "spark.driver.memory": "2g",

@@ -18,9 +18,8 @@ Rules worth knowing (see also docs/data-contract.md):
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
-from pyspark.sql import functions as F
-from pyspark.sql.types import DecimalType
+from functools import reduce
+from operator import or_
 
 from gross_profit_assets.contract import (
     AMOUNT_DECIMAL,
@@ -34,6 +33,15 @@ from gross_profit_assets.contract import (
     SOURCE_FILE,
     UNIT_COST_DECIMAL,
     USD_DECIMAL,
+)
+from gross_profit_assets.engine import (
+    Column,
+    DataFrame,
+    DecimalType,
+    F,
+    Window,
+    broadcast,
+    try_cast,
 )
 
 LINEAGE_COLUMNS = (PARTITION_KEY, SOURCE_FILE, LINE_NUMBER)
@@ -65,13 +73,18 @@ def _text(name: str) -> Column:
 
 def _decimal(text: Column, shape: tuple[int, int]) -> Column:
     """``text`` as DECIMAL(shape), or null when it is not a number or would lose digits."""
-    exact = text.try_cast(DecimalType(38, 18))
-    fitted = text.try_cast(DecimalType(*shape))
+    exact = try_cast(text, "decimal(38,18)")
+    fitted = try_cast(text, f"decimal({shape[0]},{shape[1]})")
     return F.when(exact == fitted, fitted)
 
 
+def _date(text: Column, pattern: str) -> Column:
+    # try_to_date is try_to_timestamp cast to a date in Spark; SQLFrame only has the latter.
+    return F.try_to_timestamp(text, F.lit(pattern)).cast("date")
+
+
 def _iso_or_slashed_date(text: Column) -> Column:
-    return F.coalesce(F.try_to_date(text, "yyyy-MM-dd"), F.try_to_date(text, "yyyy/MM/dd"))
+    return F.coalesce(_date(text, "yyyy-MM-dd"), _date(text, "yyyy/MM/dd"))
 
 
 def _reason(condition: Column, code: str) -> Column:
@@ -87,12 +100,12 @@ def parse_billing_lines(billing: DataFrame) -> DataFrame:
     """Typed bill lines, the raw text kept beside them, and what is wrong with each line itself."""
     text = {name: _text(name) for name in BILLING.column_names}
     parsed = {
-        "id": text["id"].try_cast("bigint"),
+        "id": try_cast(text["id"], "bigint"),
         "bill_date": _iso_or_slashed_date(text["bill_date"]),
         "bill_amount": _decimal(text["bill_amount"], AMOUNT_DECIMAL),
         "currency": F.upper(text["currency"]),
     }
-    missing = F.exists(F.array(*text.values()), lambda v: v.isNull())
+    missing = reduce(or_, [value.isNull() for value in text.values()])
     reasons = _reasons(
         _reason(missing, "missing_required_value"),
         _reason(text["id"].isNotNull() & parsed["id"].isNull(), "invalid_id"),
@@ -120,7 +133,10 @@ def flag_duplicate_lines(lines: DataFrame) -> DataFrame:
     The first occurrence is kept: a re-sent line must not count twice, and quarantining both
     would hide a real sale.
     """
-    occurrence = Window.partitionBy(SOURCE_FILE, "id", "item_sold").orderBy(LINE_NUMBER)
+    # A file holds one billing month, so adding the month changes no group; it lets the window
+    # reuse the partitioning of the units join on (month, id, item_sold) instead of shuffling
+    # every line again.
+    occurrence = Window.partitionBy(PARTITION_KEY, SOURCE_FILE, "id", "item_sold").orderBy(LINE_NUMBER)
     repeated = F.col("id").isNotNull() & (F.row_number().over(occurrence) > 1)
     return lines.withColumn(
         "reason_codes",
@@ -133,7 +149,7 @@ def index_units_sold(units: DataFrame) -> DataFrame:
     return (
         units.select(
             PARTITION_KEY,
-            _text("company_id").try_cast("bigint").alias("id"),
+            try_cast(_text("company_id"), "bigint").alias("id"),
             _text("item_type").alias("item_sold"),
             _text("units_sold").alias("units_text"),
         )
@@ -173,13 +189,13 @@ def assess_billing_lines(
 ) -> DataFrame:
     """Every bill line, joined to its units, cost and rate, with money computed where it can be
     and every reason it cannot."""
-    lines = flag_duplicate_lines(parse_billing_lines(billing))
-    joined = (
+    lines = parse_billing_lines(billing)
+    joined = flag_duplicate_lines(
         lines.join(index_units_sold(units), on=[PARTITION_KEY, "id", "item_sold"], how="left")
-        .join(F.broadcast(index_production_costs(costs)), on=[PARTITION_KEY, "item_sold"], how="left")
-        .join(F.broadcast(index_fx_rates(fx_rates)), on=[PARTITION_KEY, "currency"], how="left")
+        .join(broadcast(index_production_costs(costs)), on=[PARTITION_KEY, "item_sold"], how="left")
+        .join(broadcast(index_fx_rates(fx_rates)), on=[PARTITION_KEY, "currency"], how="left")
     )
-    units_sold = F.col("units_text").try_cast("bigint")
+    units_sold = try_cast(F.col("units_text"), "bigint")
     cost = _decimal(F.col("cost_text"), UNIT_COST_DECIMAL)
     is_usd = F.col("currency") == BASE_CURRENCY
     # An unknown currency is unknown_currency alone: looking up its FX rate means nothing.

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import re
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
-from pyspark.sql.types import DecimalType, StringType
-
+from gross_profit_assets.engine import Column, DataFrame, DecimalType, F, StringType
 from gross_profit_assets.reporting.safe_text import FORMULA_ESCAPE, FORMULA_TRIGGERS
 
 _FORMULA_START = "^[" + "".join(re.escape(c) for c in FORMULA_TRIGGERS) + "]"

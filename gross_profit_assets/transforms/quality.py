@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
+from functools import reduce
+from operator import or_
 
-from gross_profit_assets.contract import BASE_CURRENCY, LINE_NUMBER, PARTITION_KEY, SOURCE_FILE
+from gross_profit_assets.contract import (
+    BASE_CURRENCY,
+    LINE_NUMBER,
+    PARTITION_KEY,
+    REASONS,
+    SOURCE_FILE,
+)
+from gross_profit_assets.engine import DataFrame, F, broadcast
 from gross_profit_assets.transforms.report import margin
 
 GOVERNED_REQUIRED = (
@@ -21,7 +28,7 @@ OUTLIER_IQR_FACTOR = 10
 def governed_quality(governed: DataFrame) -> DataFrame:
     """One row: lines, distinct (source_file, id, item_sold), lines with a required value
     missing, and non-USD lines without an FX rate."""
-    any_missing = F.exists(F.array(*[F.col(c).isNull() for c in GOVERNED_REQUIRED]), lambda v: v)
+    any_missing = reduce(or_, [F.col(c).isNull() for c in GOVERNED_REQUIRED])
     return governed.agg(
         F.count(F.lit(1)).alias("lines"),
         F.count_distinct(F.struct(SOURCE_FILE, "id", "item_sold")).alias("distinct_lines"),
@@ -29,8 +36,48 @@ def governed_quality(governed: DataFrame) -> DataFrame:
         F.sum(
             F.when((F.col("currency") != BASE_CURRENCY) & F.col("rate_to_usd").isNull(), 1).otherwise(0)
         ).alias("lines_without_fx_rate"),
-        F.sort_array(F.collect_set("currency")).alias("currencies"),
+        F.sort_array(F.array_compact(F.collect_set("currency"))).alias("currencies"),
     )
+
+
+def _reason_sums(reasons: str = "reason_codes") -> list:
+    return [
+        F.sum(F.when(F.array_contains(reasons, code), 1).otherwise(0)).alias(f"reason:{code}")
+        for code in REASONS
+    ]
+
+
+def assessment_counts(assessed: DataFrame) -> DataFrame:
+    """One row over assessed lines, in one pass: the measures of ``governed_quality`` over the
+    lines without reasons (the governed ones), how many lines have reasons (the quarantined
+    ones), and how many carry each reason code (``reason:<code>`` columns)."""
+    good = F.size("reason_codes") == 0
+    any_missing = reduce(or_, [F.col(c).isNull() for c in GOVERNED_REQUIRED])
+    return assessed.agg(
+        F.sum(F.when(good, 1).otherwise(0)).alias("lines"),
+        F.count_distinct(F.when(good, F.struct(SOURCE_FILE, "id", "item_sold"))).alias("distinct_lines"),
+        F.sum(F.when(good & any_missing, 1).otherwise(0)).alias("lines_missing_values"),
+        F.sum(
+            F.when(good & (F.col("currency") != BASE_CURRENCY) & F.col("rate_to_usd").isNull(), 1).otherwise(0)
+        ).alias("lines_without_fx_rate"),
+        # array_compact: Spark's collect_set skips nulls, DuckDB's list keeps them.
+        F.sort_array(F.array_compact(F.collect_set(F.when(good, F.col("currency"))))).alias("currencies"),
+        F.sum(F.when(good, 0).otherwise(1)).alias("lines_quarantined"),
+        *_reason_sums(),
+    )
+
+
+def quarantine_counts(quarantined: DataFrame) -> DataFrame:
+    """One row: how many quarantined lines there are and how many carry each reason code
+    (``reason:<code>`` columns), in one pass."""
+    return quarantined.agg(F.count(F.lit(1)).alias("lines"), *_reason_sums())
+
+
+def reason_tally(counts: dict) -> list[tuple[str, int]]:
+    """(code, lines) for each reason that occurs in a counts row, most frequent first (ties by
+    code), as ``reason_counts`` orders them."""
+    tally = [(code, int(counts.get(f"reason:{code}") or 0)) for code in REASONS]
+    return sorted(((c, n) for c, n in tally if n), key=lambda cn: (-cn[1], cn[0]))
 
 
 def reason_counts(quarantined: DataFrame) -> DataFrame:
@@ -50,7 +97,7 @@ def outlier_lines(report: DataFrame) -> DataFrame:
     )
     threshold = F.col("q")[1] + F.lit(OUTLIER_IQR_FACTOR) * (F.col("q")[1] - F.col("q")[0])
     return (
-        report.join(F.broadcast(quartiles), on=PARTITION_KEY, how="inner")
+        report.join(broadcast(quartiles), on=PARTITION_KEY, how="inner")
         .where(F.col("revenue_usd") > threshold)
         .select(PARTITION_KEY, SOURCE_FILE, LINE_NUMBER, "id", "company_name", "revenue_usd",
                 threshold.alias("threshold_usd"))

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
-from pyspark.sql.types import DecimalType
-
 from gross_profit_assets.contract import (
     LINE_NUMBER,
     MARGIN_DECIMAL,
@@ -17,6 +13,7 @@ from gross_profit_assets.contract import (
     SUMMARY_COLUMNS,
     SUMMARY_DIMENSIONS,
 )
+from gross_profit_assets.engine import Column, DataFrame, DecimalType, F
 
 SUM_DECIMAL = DecimalType(38, 2)
 REPORT_ORDER = (PARTITION_KEY, SOURCE_FILE, LINE_NUMBER)

@@ -1,0 +1,358 @@
+"""The benchmark harness: one run times every lane on the same generated data.
+
+Lanes (issue 7):
+
+- ``a``: the platform's whole ``gross-profit run`` on the local deployment (Spark), after
+  ``gross-profit ingest`` of every file (timed on its own: it is the users' upload);
+- ``b``: a bare single PySpark script doing the report's core work (``bare_spark.py``);
+- ``c``: the same report in hand-written DuckDB SQL (``duckdb_sql.py``);
+- ``d``: the platform on the DuckDB lane (``GROSS_PROFIT_ENGINE=duckdb``).
+
+Every lane must arrive at the same totals (lines in, reported, quarantined, revenue, COGS,
+gross profit) and at the generator's count of lines to quarantine; a lane that does not gets
+no time in the results, and the harness exits non-zero. Incremental cost: after lane a (and
+d) processed the 12 months, a 13th month is landed and ``run --month`` timed, against the same
+month run alone in a fresh deployment.
+
+Data is generated once per size under ``benchmarks/data/`` (gitignored) and reused.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks.measure import Measurement, measure
+
+ROOT = Path(__file__).resolve().parent
+REPO = ROOT.parent
+DATA = ROOT / "data"
+RESULTS = ROOT / "results"
+PYTHON = sys.executable
+MONTHS = 12
+START_MONTH = "2023-01"
+EXTRA_MONTH = "2024-01"  # the 13th month of the incremental measurement
+TOTAL_KEYS = ("lines_in", "lines_reported", "lines_quarantined", "revenue_usd", "cogs_usd", "gross_profit_usd")
+LANES = {
+    "a": "platform, Spark (local deployment)",
+    "b": "bare PySpark script",
+    "c": "hand-written DuckDB SQL",
+    "d": "platform, DuckDB lane",
+}
+PLATFORM_ENGINE = {"a": "spark", "d": "duckdb"}
+
+
+def parse_size(text: str) -> int:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KkMm]?)", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 250K, 1M or 5M")
+    factor = {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2).lower()]
+    return int(float(match.group(1)) * factor)
+
+
+def size_label(lines: int) -> str:
+    if lines % 1_000_000 == 0:
+        return f"{lines // 1_000_000}M"
+    if lines % 1_000 == 0:
+        return f"{lines // 1_000}K"
+    return str(lines)
+
+
+def progress(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def generated(lines: int, months: int, start_month: str, seed: int, name: str) -> dict:
+    """The generated data set (cached): its directory, files and what it must add up to."""
+    out = DATA / "generated" / name
+    manifest = out / "manifest.json"
+    if manifest.exists():
+        return json.loads(manifest.read_text())
+    from gross_profit_assets.generate import generate
+
+    progress(f"generating {lines:,} lines over {months} month(s) in {out}")
+    shutil.rmtree(out, ignore_errors=True)
+    data = generate(out, lines, months, start_month=start_month, seed=seed)
+    info = {
+        "dir": str(out),
+        "files": [str(f) for f in data.files],
+        "lines": data.rows["billing"],
+        "months": data.months,
+        "lines_quarantined": data.lines_quarantined,
+        "bytes": sum(Path(f).stat().st_size for f in data.files),
+        "seconds": round(data.seconds, 1),
+    }
+    manifest.write_text(json.dumps(info, indent=1))
+    return info
+
+
+# --- lanes -----------------------------------------------------------------------------------
+
+
+def lane_env(engine: str | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "GROSS_PROFIT_HOME")}
+    env["SPARK_LOCAL_IP"] = "127.0.0.1"
+    env["PYTHONPATH"] = str(REPO)
+    if engine:
+        env["GROSS_PROFIT_ENGINE"] = engine
+    return env
+
+
+def cli(home: Path, *args: str) -> list[str]:
+    return [PYTHON, "-m", "gross_profit_assets.cli", "--home", str(home), *args]
+
+
+def last_json(measurement: Measurement) -> dict:
+    lines = measurement.stdout.strip().splitlines()
+    return json.loads(lines[-1]) if lines else {}
+
+
+def step_seconds(stderr: str) -> dict:
+    """Month job and summary times from the CLI's progress lines."""
+    months = [float(s) for s in re.findall(r"^\[\d+/\d+\] \S+: done in ([\d.]+)s", stderr, re.MULTILINE)]
+    summary = re.findall(r"^summary: done in ([\d.]+)s", stderr, re.MULTILINE)
+    return {"month_runs": months, "summary": float(summary[-1]) if summary else None}
+
+
+def record(measurement: Measurement, lines: int, totals: dict | None) -> dict:
+    entry = {
+        "seconds": round(measurement.seconds, 2),
+        "lines_per_second": round(lines / measurement.seconds) if measurement.seconds else None,
+        "peak_rss_bytes": measurement.peak_rss_bytes,
+        "peak_rss_gb": round(measurement.peak_rss_bytes / 2**30, 2),
+        "load_average_before": round(measurement.load_before, 2),
+        "load_average_after": round(measurement.load_after, 2),
+    }
+    if totals is not None:
+        entry["totals"] = {k: totals.get(k) for k in TOTAL_KEYS}
+    return entry
+
+
+def run_platform(lane: str, data: dict, work: Path) -> dict:
+    home = work / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    env = lane_env(PLATFORM_ENGINE[lane])
+    progress(f"lane {lane}: ingest {len(data['files'])} files")
+    ingest = measure(cli(home, "ingest", *data["files"]), env=env)
+    if not ingest.ok:
+        raise RuntimeError(ingest.failure())
+    progress(f"lane {lane}: run")
+    run = measure(cli(home, "run", "--json"), env=env)
+    if not run.ok:
+        raise RuntimeError(run.failure())
+    result = last_json(run)
+    entry = record(run, data["lines"], result)
+    entry["ingest"] = record(ingest, data["lines"], None)
+    entry["steps"] = step_seconds(run.stderr)
+    entry["home"] = str(home)
+    return entry
+
+
+def run_script(lane: str, script: str, data: dict, work: Path) -> dict:
+    out = work / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    progress(f"lane {lane}: {script}")
+    run = measure([PYTHON, str(ROOT / script), data["dir"], str(out)], env=lane_env())
+    if not run.ok:
+        raise RuntimeError(run.failure())
+    entry = record(run, data["lines"], last_json(run))
+    shutil.rmtree(out, ignore_errors=True)
+    return entry
+
+
+def run_incremental(lane: str, home: Path, extra: dict, work: Path) -> dict:
+    """The 13th month on top of 12 processed ones, against the same month alone."""
+    env = lane_env(PLATFORM_ENGINE[lane])
+    month = extra["months"][0]
+    progress(f"lane {lane}: incremental: land {month} on top of 12 months, run --month {month}")
+    landed = measure(cli(home, "ingest", *extra["files"]), env=env)
+    if not landed.ok:
+        raise RuntimeError(landed.failure())
+    on_top = measure(cli(home, "run", "--month", month, "--json"), env=env)
+    if not on_top.ok:
+        raise RuntimeError(on_top.failure())
+    alone_home = work / "alone"
+    shutil.rmtree(alone_home, ignore_errors=True)
+    progress(f"lane {lane}: incremental: {month} alone in a fresh deployment")
+    landed_alone = measure(cli(alone_home, "ingest", *extra["files"]), env=env)
+    if not landed_alone.ok:
+        raise RuntimeError(landed_alone.failure())
+    alone = measure(cli(alone_home, "run", "--month", month, "--json"), env=env)
+    if not alone.ok:
+        raise RuntimeError(alone.failure())
+    shutil.rmtree(alone_home, ignore_errors=True)
+    totals_on_top, totals_alone = last_json(on_top), last_json(alone)
+    same = all(totals_on_top.get(k) == totals_alone.get(k) for k in TOTAL_KEYS)
+    return {
+        "month": month,
+        "lines": extra["lines"],
+        "thirteenth_month": record(on_top, extra["lines"], totals_on_top) | {"steps": step_seconds(on_top.stderr)},
+        "month_alone": record(alone, extra["lines"], totals_alone) | {"steps": step_seconds(alone.stderr)},
+        "ratio": round(on_top.seconds / alone.seconds, 3) if same else None,
+        "same_totals": same,
+    }
+
+
+# --- checking and reporting ------------------------------------------------------------------
+
+
+def check_totals(lanes: dict, data: dict) -> list[str]:
+    """Every lane must agree with every other and with what the generator planted."""
+    problems = []
+    expected = {"lines_in": data["lines"], "lines_quarantined": data["lines_quarantined"]}
+    reference = None
+    for name, entry in lanes.items():
+        totals = entry.get("totals") or {}
+        for key, value in expected.items():
+            if totals.get(key) != value:
+                problems.append(f"lane {name}: {key} = {totals.get(key)}, generator says {value}")
+        if reference is None:
+            reference = (name, totals)
+        elif any(str(totals.get(k)) != str(reference[1].get(k)) for k in TOTAL_KEYS):
+            problems.append(f"lane {name} totals {totals} differ from lane {reference[0]} {reference[1]}")
+    return problems
+
+
+def ratio(lanes: dict, top: str, bottom: str) -> float | None:
+    if top in lanes and bottom in lanes and lanes[top].get("seconds") and lanes[bottom].get("seconds"):
+        return round(lanes[top]["seconds"] / lanes[bottom]["seconds"], 3)
+    return None
+
+
+def machine() -> dict:
+    import psutil
+
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+    }
+
+
+def git_commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                           capture_output=True, text=True, check=False).stdout.strip()
+    return done.stdout.strip() + ("+changes" if dirty else "")
+
+
+def gb(entry: dict | None) -> str:
+    return f"{entry['peak_rss_gb']:.2f}" if entry and entry.get("peak_rss_gb") is not None else "–"
+
+
+def write_markdown() -> Path:
+    """RESULTS.md from every results JSON, smallest size first."""
+    runs = sorted((json.loads(p.read_text()) for p in RESULTS.glob("*.json")), key=lambda r: r["lines"])
+    out = ["# Benchmark results", "",
+           ("Written by `make bench` (`benchmarks/harness.py`) from the JSON files beside it; each row "
+            "is one harness run on this project's 2-core, 24 GB machine, all lanes in the same run on "
+            "the same generated data (12 months, USD/CAD/MXN, ~2% of lines to quarantine). Peak RSS is "
+            "the summed resident memory of the lane's whole process tree (Python, Spark JVM, workers)."),
+           "", "| size | lane | wall s | lines/s | peak RSS GB | load avg | totals |",
+           "|---|---|---:|---:|---:|---:|---|"]
+    for run in runs:
+        for lane, entry in run["lanes"].items():
+            out.append(
+                f"| {run['size']} | {lane}: {LANES[lane]} | {entry['seconds']:.1f} | {entry['lines_per_second']:,} | "
+                f"{gb(entry)} | {entry['load_average_before']:.1f} | "
+                f"{'agree' if run['totals_agree'] else 'WRONG (no time reported)'} |"
+            )
+    out += ["", "| size | a/b | d/c | ingest (a) s | 13th month on 12 (a) s | same month alone (a) s | incremental a | incremental d | commit | date |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    for run in runs:
+        inc = run.get("incremental", {})
+        ia, id_ = inc.get("a"), inc.get("d")
+        ingest = run["lanes"].get("a", {}).get("ingest", {}).get("seconds")
+        out.append(
+            f"| {run['size']} | {run['ratios'].get('a/b') or '–'} | {run['ratios'].get('d/c') or '–'} | "
+            f"{ingest or '–'} | {ia['thirteenth_month']['seconds'] if ia else '–'} | "
+            f"{ia['month_alone']['seconds'] if ia else '–'} | {ia['ratio'] if ia else '–'} | "
+            f"{id_['ratio'] if id_ else '–'} | {run['commit']} | {run['started_at'][:10]} |"
+        )
+    out += ["", ("Reproduce: `make bench SIZES=1M,5M` (or `.venv/bin/python -m benchmarks --sizes 1M,5M "
+                 "--lanes a,b,c,d`). Data is generated once per size under `benchmarks/data/` (gitignored)."), ""]
+    path = RESULTS / "RESULTS.md"
+    path.write_text("\n".join(out))
+    return path
+
+
+def bench_size(lines: int, lanes: list[str], incremental: bool) -> tuple[dict, list[str]]:
+    label = size_label(lines)
+    data = generated(lines, MONTHS, START_MONTH, seed=7, name=label)
+    work = DATA / "work" / label
+    results: dict[str, dict] = {}
+    for lane in lanes:
+        lane_work = work / lane
+        lane_work.mkdir(parents=True, exist_ok=True)
+        if lane in PLATFORM_ENGINE:
+            results[lane] = run_platform(lane, data, lane_work)
+        else:
+            results[lane] = run_script(lane, {"b": "bare_spark.py", "c": "duckdb_sql.py"}[lane], data, lane_work)
+        progress(f"lane {lane}: {results[lane]['seconds']:.1f}s, peak RSS {gb(results[lane])} GB, "
+                 f"totals {results[lane].get('totals')}")
+    problems = check_totals(results, data)
+    inc: dict[str, dict] = {}
+    if incremental and not problems:
+        extra = generated(lines // MONTHS, 1, EXTRA_MONTH, seed=13, name=f"{label}-{EXTRA_MONTH}")
+        for lane in (x for x in lanes if x in PLATFORM_ENGINE):
+            inc[lane] = run_incremental(lane, Path(results[lane]["home"]), extra, work / lane)
+            if not inc[lane]["same_totals"]:
+                problems.append(f"lane {lane}: the 13th month's totals differ between on-top and alone")
+    for lane in results.values():
+        home = lane.pop("home", None)
+        if home:
+            shutil.rmtree(Path(home).parent, ignore_errors=True)
+    if problems:
+        for entry in results.values():
+            entry["seconds"] = entry["lines_per_second"] = None  # no time for a wrong answer
+    run = {
+        "size": label,
+        "lines": data["lines"],
+        "months": len(data["months"]),
+        "input_bytes": data["bytes"],
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "machine": machine(),
+        "lanes": results,
+        "totals_agree": not problems,
+        "problems": problems,
+        "ratios": {"a/b": ratio(results, "a", "b"), "d/c": ratio(results, "d", "c")},
+        "incremental": inc,
+    }
+    return run, problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="200K", help="comma-separated line counts, e.g. 1M,5M,20M (default 200K)")
+    parser.add_argument("--lanes", default="a,b,c,d", help="which of a,b,c,d to run (default all)")
+    parser.add_argument("--no-incremental", action="store_true", help="skip the 13th-month measurement")
+    args = parser.parse_args(argv)
+    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    lanes = [x.strip() for x in args.lanes.split(",") if x.strip()]
+    unknown = [x for x in lanes if x not in LANES]
+    if unknown:
+        parser.error(f"unknown lanes {unknown}; choose from {sorted(LANES)}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    failed = False
+    for lines in sizes:
+        run, problems = bench_size(lines, lanes, not args.no_incremental)
+        path = RESULTS / f"{run['size']}.json"
+        path.write_text(json.dumps(run, indent=1) + "\n")
+        for problem in problems:
+            progress(f"WRONG: {problem}")
+        failed |= bool(problems)
+        progress(f"{run['size']}: ratios {run['ratios']}; written {path}")
+    progress(f"table: {write_markdown()}")
+    return 1 if failed else 0

@@ -109,6 +109,9 @@ def table_input(name: str, columns, parameters: dict | None = None) -> dict:
     }
 
 
+RECORDS_PER_FILE = 7  # what the fake crawl writes as Glue's recordCount per file
+
+
 def partition_input(table: str, month: str, columns, objects: int) -> dict:
     return {
         "Values": [month],
@@ -116,7 +119,11 @@ def partition_input(table: str, month: str, columns, objects: int) -> dict:
             "Columns": [{"Name": n, "Type": t} for n, t in columns],
             "Location": f"s3://{BUCKET}/landing/{table}/billing_month={month}/",
         },
-        "Parameters": {"classification": "csv", "objectCount": str(objects)},
+        "Parameters": {
+            "classification": "csv",
+            "objectCount": str(objects),
+            "recordCount": str(objects * RECORDS_PER_FILE),
+        },
     }
 
 
@@ -247,6 +254,7 @@ def test_first_crawl_creates_crawlers_and_reports_new_tables(
     assert billing.schema_changed and billing.previous_columns is None
     assert billing.columns == [{"Name": n, "Type": t} for n, t in BILLING_COLUMNS]
     assert billing.partitions == ["2023-07"] and billing.objects == 2
+    assert billing.records == 2 * RECORDS_PER_FILE  # the partition's recordCount, for the UI
     assert units.partitions == ["2023-07"] and units.objects == 1
     # ... so the catalog asset's contract checks read it unchanged.
     key = dg.AssetKey("billing_glue_table")

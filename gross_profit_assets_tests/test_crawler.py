@@ -432,6 +432,7 @@ def test_crawl_seed_billing_writes_a_glue_table_and_partition(
     assert outcome.schema_changed and outcome.previous_columns is None
     assert outcome.columns == glue(SEED_BILLING_TYPES)
     assert outcome.partitions == ["2023-07"] and outcome.objects == 1
+    assert outcome.records == len(SEED_BILLING.read_text().splitlines()) - 1  # all but the header
 
     table = crawler.catalog.get_table("billing")
     assert table["StorageDescriptor"]["Columns"] == glue(SEED_BILLING_TYPES)

@@ -209,6 +209,11 @@ def test_the_columns_written_are_the_columns_declared_for_the_ui(generated):
             assert [(c.name, c.type) for c in shown.columns] == list(declared), table
             assert all(c.description for c in shown.columns), table
 
+        # Every asset's materializations carry a row count, so the UI shows and plots it.
+        for key in instance.get_asset_keys():
+            event = instance.get_latest_materialization_event(key)
+            assert isinstance(event.asset_materialization.metadata["dagster/row_count"].value, int), key
+
     for table in ("governed_billing_lines", "gross_profit_report"):
         parquet = duckdb.sql(
             f"describe select * from read_parquet('{paths.lake / table}/*/*.parquet', hive_partitioning = true)"

@@ -3,7 +3,8 @@
 
 A person opens the global lineage and sees every asset and every dependency, clicks
 "Materialize all", waits for the run, opens ``gross_profit_report`` and sees its totals and its
-passed checks, and finally opens the HTML report and sees its charts. Screenshots of each step
+passed checks, opens the HTML report and sees its charts, and finally materializes the report a
+second time from its own page and sees its totals plotted across the two materializations. Screenshots of each step
 go to ``test-artifacts/ui/`` (with ``timings.json``), so a failure can be looked at, not guessed.
 
 What the UI of Dagster 1.13 does on "Materialize all" here: the graph mixes month-partitioned
@@ -119,6 +120,19 @@ query GrossProfitBrowserRuns {
     __typename
     ... on Runs { results { runId status tags { key value } } }
     ... on PythonError { message }
+  }
+}
+"""
+
+REPORT_HISTORY_QUERY = """
+query GrossProfitBrowserReportHistory($key: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $key) {
+    ... on AssetNode {
+      assetMaterializations(limit: 10) {
+        runId
+        metadataEntries { label ... on FloatMetadataEntry { floatValue } }
+      }
+    }
   }
 }
 """
@@ -307,12 +321,27 @@ def materialized_from_ui(seeded, assets, chromium, timings) -> dict:
     opened = chromium.context.new_page()
     try:
         with timed(timings, "materialize_all_clicks"):
-            clicked = click_materialize_all(opened, seeded.url)
+            clicked = click_materialize(opened, seeded.url + LINEAGE_ROUTE)
     finally:
         opened.close()
     with timed(timings, "materialize_all_run"):
         launched = wait_for_new_runs(seeded, before, set(assets))
     return {**clicked, "runs": launched}
+
+
+@pytest.fixture(scope="module")
+def rematerialized_report(seeded, materialized_from_ui, chromium, timings) -> list[dict]:
+    """A second materialization of the report alone, launched from its own page's
+    "Materialize…" button: what a person does after fixing something upstream."""
+    before = {run["runId"] for run in runs(seeded)}
+    opened = chromium.context.new_page()
+    try:
+        with timed(timings, "rematerialize_report_clicks"):
+            click_materialize(opened, f"{seeded.url}/assets/{REPORT}", "Materialize…")
+    finally:
+        opened.close()
+    with timed(timings, "rematerialize_report_run"):
+        return wait_for_new_runs(seeded, before, {REPORT})
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -382,9 +411,11 @@ def rendered_graph(page: Page, expected_nodes: set[str], expected_edges: set[tup
         time.sleep(0.5)
 
 
-def click_materialize_all(page: Page, url: str) -> dict:
-    page.goto(url + LINEAGE_ROUTE)
-    page.get_by_role("button", name="Materialize all").click()
+def click_materialize(page: Page, url: str, button: str = "Materialize all") -> dict:
+    """Opens ``url``, clicks the button showing ``button``, picks the month in the launch dialog
+    and launches."""
+    page.goto(url)
+    page.get_by_role("button").filter(has_text=button).first.click()
     dialog = page.get_by_role("dialog")
     visible(dialog.get_by_text("Launch runs to materialize"))
     title = dialog.get_by_text("Launch runs to materialize").inner_text()
@@ -412,6 +443,11 @@ def materialized_by(dev: DagsterDev, run_ids: set[str]) -> set[str]:
         for node in dev.graphql(ASSETS_QUERY)["assetNodes"]
         if node["latest"] and node["latest"][0]["runId"] in run_ids
     }
+
+
+def report_materializations(dev: DagsterDev) -> list[dict]:
+    node = dev.graphql(REPORT_HISTORY_QUERY, {"key": {"path": [REPORT]}})["assetNodeOrError"]
+    return node["assetMaterializations"]
 
 
 def wait_for_new_runs(dev: DagsterDev, before: set[str], every_asset: set[str]) -> list[dict]:
@@ -547,6 +583,30 @@ def test_the_html_report_renders_its_charts(seeded, materialized_from_ui, page, 
                 bar = bars.nth(i).bounding_box()
                 assert bar and bar["width"] > 0 and bar["height"] > 0, f"bar {i} of {name} is not drawn: {bar}"
     visible(page.get_by_text(SEED_GROSS_PROFIT_TEXT).first)
+
+
+def test_the_report_totals_are_plotted_across_two_materializations(seeded, rematerialized_report, page, timings):
+    assert [run["status"] for run in rematerialized_report] == ["SUCCESS"] * len(rematerialized_report)
+    history = report_materializations(seeded)
+    assert len(history) == 2, [m["runId"] for m in history]
+    for materialization in history:  # numbers (not text), so the UI can plot them
+        values = {e["label"]: e.get("floatValue") for e in materialization["metadataEntries"]}
+        assert values["gross_profit_usd"] == float(SEED_GROSS_PROFIT_USD), values
+    with timed(timings, "report_plots"):
+        page.goto(f"{seeded.url}/assets/{REPORT}")
+        visible(page.get_by_text("Row count", exact=True))
+        # The metadata section's toolbar: [Table | Plots], then in plots [Partitions | Events].
+        page.get_by_role("button").filter(has_text="Plots").first.click()
+        page.get_by_role("button").filter(has_text="Events").first.click()  # a point per materialization
+        for label in ("gross_profit_usd", "revenue_usd", "gross_margin", "dagster/row_count"):
+            title = page.get_by_text(label, exact=True).first
+            visible(title)
+        plots = page.locator("canvas")
+        visible(plots.first)
+        assert plots.count() >= 4
+        box = plots.first.bounding_box()
+        assert box and box["width"] > 0 and box["height"] > 0
+        screenshot(page, "07-report-plots.png", full_page=True)
 
 
 def test_stopping_leaves_no_browser_and_no_dagster_process(chromium, dagster_dev, timings):

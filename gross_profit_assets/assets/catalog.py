@@ -20,6 +20,8 @@ def crawl_metadata(outcome: CrawlOutcome) -> dict:
         "table_version": outcome.version_id,
         "schema_changed": outcome.schema_changed,
         "files_crawled": outcome.objects,
+        # Glue's recordCount: estimated from a sample of each file, like the crawler's own.
+        "dagster/row_count": outcome.records,
         "dagster/column_schema": column_schema(outcome.columns),
     }
     if outcome.schema_changed and outcome.previous_columns is not None:

@@ -311,6 +311,7 @@ class AwsGlueCrawler(GlueCrawler):
             previous_columns=before_columns,
             partitions=partitions,
             objects=int((counted.get("Parameters") or {}).get("objectCount", 0)),
+            records=int((counted.get("Parameters") or {}).get("recordCount", 0)),
         )
 
 

@@ -80,6 +80,7 @@ class LocalGlueCrawler(GlueCrawler):
             previous_columns=self._columns_before(table, updated, created),
             partitions=list(partitions),
             objects=len(scans),
+            records=sum(s.records for s in scans),
         )
 
     def _objects(self, table: str, billing_month: str | None) -> list[ObjectInfo]:

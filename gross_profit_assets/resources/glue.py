@@ -26,6 +26,7 @@ class CrawlOutcome:
     previous_columns: list[dict] | None = None  # before the crawl (None for a new table)
     partitions: list[str] = field(default_factory=list)  # billing_month values crawled
     objects: int = 0  # files crawled
+    records: int = 0  # data rows in them, estimated as Glue's ``recordCount`` is
 
 
 class GlueCatalog(dg.ConfigurableResource, ABC):

@@ -4,6 +4,7 @@
     gross-profit run [--month YYYY-MM]... [--json]  materialize every asset with its checks
     gross-profit demo                               fresh lake + the bundled seed sample + run
     gross-profit generate --rows N --months M --out DIR   synthetic seed-format data
+    gross-profit aws bootstrap-script | create-cluster ... the AWS deployment (docs/aws.md)
 
 Progress goes to stderr; with ``--json`` the last line on stdout is one JSON object.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from gross_profit_assets.aws.commands import add_aws_commands
 from gross_profit_assets.settings import HOME_ENV_VAR, LocalPaths
 
 SAMPLE_DIR = Path(__file__).parent / "sample_data"
@@ -351,6 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--files-per-month", type=int, default=1)
     gen.add_argument("--unmatched-rate", type=float, default=0.01)
     gen.set_defaults(func=cmd_generate)
+
+    add_aws_commands(commands)  # gross-profit aws ... (docs/aws.md)
     return parser
 
 

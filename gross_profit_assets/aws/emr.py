@@ -45,6 +45,7 @@ DEFAULT_POLL_INTERVAL_SECONDS = 15.0  # dagster-aws's own interval; EMR throttle
 BOOTSTRAP_SCRIPT_PATH = Path("deploy/aws/bootstrap.sh")
 BOOTSTRAP_PREFIX = "bootstrap/"  # under the staging prefix: the wheel and the script
 STEPS_PREFIX = "steps"  # under the staging prefix: dagster-aws's per-run step artifacts
+CLUSTER_TAGS = {"application": "gross-profit", "for-use-with-amazon-emr-managed-policies": "true"}
 
 # The session settings the results depend on, shared with the local deployment. Master, memory
 # and UI are the cluster's business (spark-submit on EMR runs on YARN with EMR's defaults).
@@ -249,8 +250,9 @@ set -euo pipefail
 
 WHEEL_URI="${{1:?the s3:// URI of the gross-profit wheel}}"
 WHEELHOUSE_URI="${{2:-}}"
-VENV={EMR_VENV}
-PYTHON=python3.11
+# Where and with which Python (the defaults are the EMR node's; the tests point them elsewhere).
+VENV="${{GROSS_PROFIT_VENV:-{EMR_VENV}}}"
+PYTHON="${{GROSS_PROFIT_PYTHON:-python3.11}}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -336,5 +338,8 @@ def cluster_spec(
         "JobFlowRole": instance_profile,
         "ServiceRole": service_role,
         "VisibleToAllUsers": True,
+        # The run worker's IAM policy acts only on clusters tagged as this application's, and
+        # AmazonEMRServicePolicy_v2 only on resources tagged for it (deploy/aws/iam.yaml).
+        "Tags": [{"Key": k, "Value": v} for k, v in CLUSTER_TAGS.items()],
     }
     return spec | overrides

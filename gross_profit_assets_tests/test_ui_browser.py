@@ -4,7 +4,10 @@
 A person opens the global lineage and sees every asset and every dependency, clicks
 "Materialize all", waits for the run, opens ``gross_profit_report`` and sees its totals and its
 passed checks, opens the HTML report and sees its charts, and finally materializes the report a
-second time from its own page and sees its totals plotted across the two materializations. Screenshots of each step
+second time from its own page and sees its totals plotted across the two materializations.
+Before any click, the code location is checked through the GraphQL API the UI itself uses: the
+four stages are the asset groups, every asset has a description and kinds, the lineage edges are
+exactly the contract's, and the jobs cover the month and the summary. Screenshots of each step
 go to ``test-artifacts/ui/`` (with ``timings.json``), so a failure can be looked at, not guessed.
 
 What the UI of Dagster 1.13 does on "Materialize all" here: the graph mixes month-partitioned
@@ -22,8 +25,9 @@ and the last test proves that no process of either is left.
 
 from __future__ import annotations
 
-import json
 import contextlib
+import json
+from collections import defaultdict
 import os
 import re
 import signal
@@ -40,7 +44,9 @@ from playwright.sync_api import BrowserContext, Locator, Page, expect, sync_play
 from gross_profit_assets.contract import REPORT_COLUMNS
 from gross_profit_assets_tests.dagster_dev import (
     DAGSTER_EXECUTABLE,
+    LOCATION_NAME,
     REPO_ROOT,
+    REPOSITORY_NAME,
     DagsterDev,
 )
 
@@ -81,6 +87,54 @@ UI_TIMEOUT_MS = 60_000  # the machine is shared; a slow render is not a failure
 RUN_TIMEOUT_S = 600  # the run took 3.5-4.7 min on the shared 2-core machine under load
 PROCESS_EXIT_TIMEOUT_S = 15
 TERMINAL_RUN_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
+
+# --- the code location as the UI's API serves it ----------------------------------------
+
+STAGES = ["landing", "catalog", "governed", "report"]
+INPUT_TABLES = ["billing", "units_sold", "production_costs", "fx_rates"]
+GLUE_TABLES = [f"{t}_glue_table" for t in INPUT_TABLES]
+MONTH_JOB = "gross_profit_month"
+SUMMARY_JOB = "gross_profit_summary_job"
+
+# The lineage is the product's contract: written out, not derived from the code under test.
+EXPECTED_EDGES = (
+    {(f"landed_{t}_files", f"{t}_glue_table") for t in INPUT_TABLES}
+    | {(g, "governed_billing_lines") for g in GLUE_TABLES}
+    | {(g, "quarantined_billing_lines") for g in GLUE_TABLES}
+    | {
+        ("governed_billing_lines", "gross_profit_report"),
+        ("quarantined_billing_lines", "gross_profit_report"),
+        ("gross_profit_report", "gross_profit_summary"),
+        ("quarantined_billing_lines", "gross_profit_summary"),
+    }
+)
+
+LINEAGE_QUERY = """
+query GrossProfitLineage($selector: RepositorySelector!) {
+  repositoryOrError(repositorySelector: $selector) {
+    __typename
+    ... on Repository {
+      name
+      location { name }
+      jobs { name isAssetJob }
+      assetGroups { groupName assetKeys { path } }
+      assetNodes {
+        assetKey { path }
+        groupName
+        description
+        kinds
+        isMaterializable
+        jobNames
+        dependencyKeys { path }
+        dependedByKeys { path }
+      }
+    }
+    ... on PythonError { message stack }
+    ... on RepositoryNotFoundError { message }
+  }
+}
+"""
+
 
 # The global asset lineage; every graph of the UI is this one SVG (nodes are foreignObjects).
 LINEAGE_ROUTE = "/asset-groups"
@@ -344,11 +398,37 @@ def rematerialized_report(seeded, materialized_from_ui, chromium, timings) -> li
         return wait_for_new_runs(seeded, before, {REPORT})
 
 
+@pytest.fixture(scope="module")
+def repository(dagster_dev) -> dict:
+    """The code location as the UI's GraphQL API serves it."""
+    selector = {"repositoryLocationName": LOCATION_NAME, "repositoryName": REPOSITORY_NAME}
+    answer = dagster_dev.graphql(LINEAGE_QUERY, {"selector": selector})["repositoryOrError"]
+    assert answer["__typename"] == "Repository", answer
+    return answer
+
+
+@pytest.fixture(scope="module")
+def nodes(repository) -> dict[str, dict]:
+    return {asset_key_name(n["assetKey"]): n for n in repository["assetNodes"]}
+
+
+@pytest.fixture(scope="module")
+def code_groups() -> dict[str, str]:
+    from gross_profit_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    return {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 
+def asset_key_name(asset_key: dict) -> str:
+    return "/".join(asset_key["path"])
+
+
 def asset_name(node: dict) -> str:
-    return "/".join(node["assetKey"]["path"])
+    return asset_key_name(node["assetKey"])
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
@@ -490,6 +570,73 @@ def metadata_value(page: Page, label: str) -> str:
 
 
 # --- tests -----------------------------------------------------------------------------------
+
+
+def test_dagster_dev_runs_the_code_location_with_every_service(dagster_dev):
+    roles = {
+        "dagster dev": " dev -w ",
+        "code server": "dagster code-server start",
+        "user code gRPC server": "dagster api grpc",
+        "webserver": "dagster_webserver",
+        "daemon": "dagster._daemon run",
+    }
+    cmdlines = [p.cmdline for p in dagster_dev.processes()]
+    missing = [role for role, marker in roles.items() if not any(marker in c for c in cmdlines)]
+    # Also proves the stop check below can see every child it must find gone.
+    assert not missing, f"no {missing} among {cmdlines}"
+    assert dagster_dev.graphql("{ version }")["version"]
+
+
+def test_the_four_stages_are_the_asset_groups(repository, code_groups):
+    ui_groups = {g["groupName"]: sorted(asset_key_name(k) for k in g["assetKeys"]) for g in repository["assetGroups"]}
+    assert sorted(ui_groups) == sorted(STAGES)
+    expected = defaultdict(list)
+    for asset, group in code_groups.items():
+        expected[group].append(asset)
+    assert ui_groups == {g: sorted(keys) for g, keys in expected.items()}
+
+
+def test_every_asset_of_the_definitions_is_in_the_ui_in_its_group(nodes, code_groups):
+    assert sorted(nodes) == sorted(code_groups)
+    assert {a: n["groupName"] for a, n in nodes.items()} == code_groups
+    assert all(n["isMaterializable"] for n in nodes.values())
+    # The stages as a reader knows them, independently of the code.
+    assert sorted(a for a, g in code_groups.items() if g == "landing") == sorted(
+        f"landed_{t}_files" for t in INPUT_TABLES
+    )
+    assert sorted(a for a, g in code_groups.items() if g == "catalog") == sorted(GLUE_TABLES)
+    assert sorted(a for a, g in code_groups.items() if g == "governed") == [
+        "governed_billing_lines",
+        "quarantined_billing_lines",
+    ]
+    assert sorted(a for a, g in code_groups.items() if g == "report") == [
+        "gross_profit_report",
+        "gross_profit_summary",
+    ]
+
+
+def test_the_lineage_edges_are_exactly_the_contract(nodes):
+    upstream_edges = {(asset_key_name(dep), asset) for asset, n in nodes.items() for dep in n["dependencyKeys"]}
+    downstream_edges = {(asset, asset_key_name(child)) for asset, n in nodes.items() for child in n["dependedByKeys"]}
+    missing = sorted(EXPECTED_EDGES - upstream_edges)
+    unexpected = sorted(upstream_edges - EXPECTED_EDGES)
+    assert not missing and not unexpected, f"missing edges {missing}, unexpected edges {unexpected}"
+    assert downstream_edges == upstream_edges  # the graph reads the same in both directions
+
+
+def test_every_asset_has_a_description_and_kinds(nodes):
+    undescribed = sorted(a for a, n in nodes.items() if not (n["description"] or "").strip())
+    assert not undescribed
+    assert sorted(a for a, n in nodes.items() if not n["kinds"]) == []
+
+
+def test_the_jobs_exist_and_cover_the_month_and_the_summary(repository, nodes):
+    jobs = {j["name"] for j in repository["jobs"]}
+    assert {MONTH_JOB, SUMMARY_JOB} <= jobs, jobs
+    in_month_job = sorted(a for a, n in nodes.items() if MONTH_JOB in n["jobNames"])
+    in_summary_job = sorted(a for a, n in nodes.items() if SUMMARY_JOB in n["jobNames"])
+    assert in_month_job == sorted(set(nodes) - {"gross_profit_summary"})
+    assert in_summary_job == ["gross_profit_summary"]
 
 
 def test_the_lineage_page_shows_every_asset_and_every_edge(seeded, assets, page, timings):

@@ -206,3 +206,12 @@ def test_a_schema_change_updates_the_glue_table(spark, lake):
     assert len(glue.get_table_versions(DatabaseName=lake.glue_database, TableName="gross_profit_report")["TableVersions"]) == 2
     # Each partition keeps the columns it was written with.
     assert [c["Name"] for c in partition(lake, "2023-07")["StorageDescriptor"]["Columns"]] == ["amount", "revenue_usd"]
+
+
+def test_a_partition_created_meanwhile_by_another_run_is_pointed_at_by_the_last_writer(spark, lake, monkeypatch):
+    write(lake, month_frame(spark, "2023-07", [1]), "2023-07")
+    # This run looked before the other run's partition existed.
+    monkeypatch.setattr(type(lake), "current_location", lambda self, key, partition: None)
+    write(lake, month_frame(spark, "2023-07", [2]), "2023-07")
+    monkeypatch.undo()
+    assert [r["amount"] for r in read(lake, ["2023-07"]).collect()] == [2]

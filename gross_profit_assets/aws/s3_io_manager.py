@@ -203,7 +203,19 @@ class S3ParquetIOManager(dg.ConfigurableIOManager):
                 PartitionValueList=[partition], PartitionInput=partition_input,
             )
         else:
-            glue.create_partition(DatabaseName=self.glue_database, TableName=table, PartitionInput=partition_input)
+            try:
+                glue.create_partition(
+                    DatabaseName=self.glue_database, TableName=table, PartitionInput=partition_input
+                )
+            except ClientError as error:
+                # Another run created the partition since this one looked: last pointer wins,
+                # as it would had this run looked a moment later.
+                if error.response.get("Error", {}).get("Code") != "AlreadyExistsException":
+                    raise
+                glue.update_partition(
+                    DatabaseName=self.glue_database, TableName=table,
+                    PartitionValueList=[partition], PartitionInput=partition_input,
+                )
 
     # --- S3 housekeeping -----------------------------------------------------------------------
 

@@ -43,11 +43,15 @@ from gross_profit_assets.settings import HOME_ENV_VAR
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_SPARK_SUBMIT = str(Path(sys.executable).parent / "spark-submit")
 LOCAL_MASTER = "local[2]"
+# Sizing of the step for one small machine, as a cluster's would be for its executors (only the
+# tests set these; production steps keep Spark's and EMR's defaults).
 LOCAL_STEP_CONF = {
     "spark.sql.shuffle.partitions": "4",
     "spark.ui.enabled": "false",
     # Short-lived test JVMs: C1 only and a serial GC start faster and burn less CPU than the defaults.
     "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+    # Fifteen lines: interpreting the plans beats compiling generated code for each query.
+    "spark.sql.codegen.wholeStage": "false",
 }
 
 # Test seams the job reads when the step process rebuilds it (exported through the cluster's
@@ -93,7 +97,6 @@ def emr_month_job():
     options = EmrOptions(
         poll_interval_seconds=float(os.environ.get(POLL_ENV, "1")),
         s3_job_package_path=os.environ[PACKAGE_ENV],
-        # Sized for local[2], as a real cluster's would be for its executors.
         spark_conf=LOCAL_STEP_CONF,
     )
     transfer = MirroredS3Transfer(mirror_root=os.environ[MIRROR_ENV], region=settings.region)

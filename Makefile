@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export GROSS_PROFIT_HOME ?= $(CURDIR)/.gross_profit
 
-.PHONY: demo test install ui clean
+.PHONY: demo test install ui clean bench
 
 $(STAMP): pyproject.toml setup.py
 	scripts/ensure-java
@@ -30,6 +30,12 @@ test: $(STAMP)
 ## ui: the Dagster UI over the same lake and runs as the CLI (http://127.0.0.1:3000)
 ui: $(STAMP)
 	DAGSTER_HOME=$(GROSS_PROFIT_HOME)/dagster_home $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## bench: the benchmark harness (never part of `make test`); SIZES=1M,5M,20M LANES=a,b,c,d
+SIZES ?= 200K
+LANES ?= a,b,c,d
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks --sizes $(SIZES) --lanes $(LANES)
 
 clean:
 	rm -rf $(VENV) .gross_profit .pytest_cache *.egg-info

@@ -33,7 +33,7 @@ from benchmarks.measure import Measurement, measure
 
 ROOT = Path(__file__).resolve().parent
 REPO = ROOT.parent
-DATA = ROOT / "data"
+DATA = Path(os.environ.get("BENCH_DATA_DIR") or ROOT / "data")  # generated data and work dirs
 RESULTS = ROOT / "results"
 PYTHON = sys.executable
 MONTHS = 12
@@ -241,6 +241,8 @@ def machine() -> dict:
 
 
 def git_commit() -> str:
+    if os.environ.get("BENCH_COMMIT"):  # a snapshot outside the repository says what it is
+        return os.environ["BENCH_COMMIT"]
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False)
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
                            capture_output=True, text=True, check=False).stdout.strip()
@@ -338,12 +340,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="200K", help="comma-separated line counts, e.g. 1M,5M,20M (default 200K)")
     parser.add_argument("--lanes", default="a,b,c,d", help="which of a,b,c,d to run (default all)")
     parser.add_argument("--no-incremental", action="store_true", help="skip the 13th-month measurement")
+    parser.add_argument("--generate-only", action="store_true", help="only generate (and cache) the data")
     args = parser.parse_args(argv)
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
     lanes = [x.strip() for x in args.lanes.split(",") if x.strip()]
     unknown = [x for x in lanes if x not in LANES]
     if unknown:
         parser.error(f"unknown lanes {unknown}; choose from {sorted(LANES)}")
+    if args.generate_only:
+        for lines in sizes:
+            generated(lines, MONTHS, START_MONTH, seed=7, name=size_label(lines))
+            generated(lines // MONTHS, 1, EXTRA_MONTH, seed=13, name=f"{size_label(lines)}-{EXTRA_MONTH}")
+        return 0
     RESULTS.mkdir(parents=True, exist_ok=True)
     failed = False
     for lines in sizes:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def engine_name(environ: Mapping[str, str] | None = None) -> str:
 
 
 ENGINE = engine_name()
+_MATERIALIZED: dict[int, str] = {}  # DuckDB tables behind materialized frames, by frame id
 
 if ENGINE == DUCKDB:
     from sqlframe.base.types import (
@@ -61,8 +63,22 @@ if ENGINE == DUCKDB:
     def broadcast(frame: DataFrame) -> DataFrame:
         return frame  # DuckDB plans its own joins; there is nothing to ship to executors
 
+    def materialize(frame: DataFrame) -> DataFrame:
+        """``frame`` computed once into a DuckDB table, so that the actions after it read the
+        table instead of recomputing the plan (SQLFrame ignores ``persist`` on DuckDB)."""
+        session = frame.session
+        *setup, query = frame.sql(dialect="duckdb", optimize=False, pretty=False, as_list=True)
+        name = f"materialized_{uuid.uuid4().hex[:16]}"
+        for statement in setup:
+            session._conn.execute(statement)
+        session._conn.execute(f"CREATE TABLE {name} AS {query}")
+        _MATERIALIZED[id(frame_ := session.table(name))] = name
+        return frame_
+
     def unpersist(frame: DataFrame) -> None:
-        return None  # a cached SQLFrame frame is a temporary table, dropped with the connection
+        name = _MATERIALIZED.pop(id(frame), None)
+        if name:
+            frame.session._conn.execute(f"DROP TABLE IF EXISTS {name}")
 
     def write_parquet(frame: DataFrame, directory: Path) -> None:
         """``frame`` as Parquet in ``directory`` (one file, as DuckDB's COPY writes it)."""
@@ -99,6 +115,12 @@ else:
     def broadcast(frame: DataFrame) -> DataFrame:
         return F.broadcast(frame)
 
+    def materialize(frame: DataFrame) -> DataFrame:
+        """``frame`` cached (memory, spilling to disk) on its first action, for the next ones."""
+        from pyspark import StorageLevel
+
+        return frame.persist(StorageLevel.MEMORY_AND_DISK)
+
     def unpersist(frame: DataFrame) -> None:
         frame.unpersist()
 
@@ -114,13 +136,24 @@ else:
         return session.read.parquet(*paths)
 
     def write_csv_file(frame: DataFrame, path: Path, options: dict) -> None:
-        """``frame`` (all text columns) as one CSV file at ``path``, rows in the frame's order:
-        one writer task keeps the order, then its single part file is moved into place."""
+        """``frame`` (all text columns) as one CSV file at ``path``, rows in the frame's order.
+
+        Every task writes its part (an ordered frame's parts are consecutive ranges, numbered
+        in order), and the parts are joined in that order with the header kept once: the
+        formatting runs on every core instead of in one task."""
         staging = path.parent / f".{path.name}-parts"
         try:
-            frame.coalesce(1).write.csv(str(staging), **options)
-            (part,) = staging.glob("part-*.csv")
-            os.replace(part, path)
+            frame.write.csv(str(staging), **options)
+            parts = sorted(staging.glob("part-*.csv"))
+            with open(path, "wb") as out:
+                if not parts and options.get("header"):  # no rows and no part: the header alone
+                    out.write((",".join(frame.columns) + "\n").encode())
+                for index, part in enumerate(parts):
+                    with open(part, "rb") as handle:
+                        header = handle.readline() if options.get("header") else b""
+                        if index == 0:
+                            out.write(header)
+                        shutil.copyfileobj(handle, out, 1 << 20)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -137,6 +170,7 @@ __all__ = [
     "StructType",
     "Window",
     "broadcast",
+    "materialize",
     "read_parquet",
     "try_cast",
     "unpersist",

@@ -20,20 +20,30 @@ import codecs
 import csv
 import io
 import re
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import reduce
 from threading import Lock
-
-from pyspark.sql import DataFrame, SparkSession, Window
-from pyspark.sql import functions as F
-from pyspark.sql.types import LongType, StringType, StructField, StructType
+from urllib.parse import unquote, urlparse
 
 from gross_profit_assets.contract import (
     LINE_NUMBER,
     PARTITION_KEY,
     SOURCE_FILE,
     TableContract,
+)
+from gross_profit_assets.engine import (
+    DUCKDB,
+    ENGINE,
+    DataFrame,
+    F,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    Window,
+    broadcast,
 )
 from gross_profit_assets.landing import drop_stray_header_quote, month_of_key
 from gross_profit_assets.resources.object_store import ObjectInfo, ObjectStore
@@ -139,7 +149,7 @@ def inspect_landed_file(store: ObjectStore, table: TableContract, obj: ObjectInf
 
 
 def read_landed_table(
-    spark: SparkSession, store: ObjectStore, table: TableContract, objects: list[ObjectInfo]
+    spark, store: ObjectStore, table: TableContract, objects: list[ObjectInfo]
 ) -> LandedTable:
     """One DataFrame over every readable landed file of ``table``."""
     layouts: dict[tuple[str, ...], list[str]] = {}
@@ -155,22 +165,23 @@ def read_landed_table(
             name or f"_extra_{i}" for i, name in enumerate(table.map_header(list(inspection.header)))
         )
         layouts.setdefault(names, []).append(obj.key)
-    frames = [_read_layout(spark, store, table, names, keys) for names, keys in layouts.items()]
+    read_layout = _read_layout_duckdb if ENGINE == DUCKDB else _read_layout
+    frames = [read_layout(spark, store, table, names, keys) for names, keys in layouts.items()]
     frame = reduce(DataFrame.unionByName, frames) if frames else empty_landed_frame(spark, table)
     files = [k for keys in layouts.values() for k in keys]
     return LandedTable(frame, files, rejected)
 
 
-def empty_landed_frame(spark: SparkSession, table: TableContract) -> DataFrame:
+def empty_landed_frame(spark, table: TableContract) -> DataFrame:
     """No rows, the landed schema. Built in the JVM: ``createDataFrame([])`` would start Python
     workers (and need Python on every executor) just to produce nothing."""
-    return spark.range(0).select(
+    return spark.range(1).where(F.lit(False)).select(
         *[F.lit(None).cast(f.dataType).alias(f.name) for f in landed_schema(table).fields]
     )
 
 
 def _read_layout(
-    spark: SparkSession,
+    spark,
     store: ObjectStore,
     table: TableContract,
     names: tuple[str, ...],
@@ -213,7 +224,7 @@ def _read_layout(
         "_block_start",
         (F.coalesce(F.sum("_records").over(earlier), F.lit(0)) - F.col("_first_row_id")).alias("_offset"),
     )
-    return located.join(F.broadcast(offsets), on=[SOURCE_FILE, "_block_start"], how="inner").select(
+    return located.join(broadcast(offsets), on=[SOURCE_FILE, "_block_start"], how="inner").select(
         *table.column_names,
         SOURCE_FILE,
         (F.col("_row_id") + F.col("_offset") + 2).cast("long").alias(LINE_NUMBER),
@@ -221,7 +232,57 @@ def _read_layout(
     )
 
 
-def _spark_path(spark: SparkSession, uri: str) -> str:
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _local_path(uri: str) -> str:
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        raise ValueError(f"the DuckDB engine reads local files only, not {uri}")
+    return unquote(parsed.path)
+
+
+def _read_layout_duckdb(
+    session, store: ObjectStore, table: TableContract, names: tuple[str, ...], keys: list[str]
+) -> DataFrame:
+    """The DuckDB engine's reader: DuckDB's CSV reader with the same reading rules as Spark's
+    here. The header line is skipped as a line (a stray quote in it cannot open a field),
+    blank and whitespace-only lines are not records (Spark drops them), short rows are padded
+    with nulls and extra cells dropped (Spark's PERMISSIVE mode), and a file's records are
+    numbered in file order (one file per scan, DuckDB keeps insertion order). Line 1 is the
+    header."""
+    from gross_profit_assets.resources.duckdb_engine import duckdb_connection
+
+    columns = "{" + ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names) + "}"
+    blank = " AND ".join(
+        [f"trim(coalesce({_sql_name(names[0])}, '')) = ''"] + [f"{_sql_name(n)} IS NULL" for n in names[1:]]
+    )
+    selects = []
+    for key in keys:
+        source = (
+            f"read_csv({_sql_text(_local_path(store.uri(key)))}, header = false, skip = 1, "
+            f"auto_detect = false, delim = ',', quote = '\"', escape = '\"', null_padding = true, "
+            f"strict_mode = false, columns = {columns})"
+        )
+        values = [_sql_name(n) if n in names else f"CAST(NULL AS VARCHAR) AS {_sql_name(n)}" for n in table.column_names]
+        month = month_of_key(key)
+        selects.append(
+            f"SELECT {', '.join(values)}, {_sql_text(key)} AS {SOURCE_FILE}, "
+            f"CAST(row_number() OVER () + 1 AS BIGINT) AS {LINE_NUMBER}, "
+            f"{_sql_text(month) if month else 'CAST(NULL AS VARCHAR)'} AS {PARTITION_KEY} "
+            f"FROM (SELECT * FROM {source} WHERE NOT ({blank}))"
+        )
+    view = f"landed_{table.name}_{uuid.uuid4().hex[:12]}"
+    duckdb_connection(session).execute(f"CREATE VIEW {view} AS " + " UNION ALL ".join(selects))
+    return session.table(view)
+
+
+def _spark_path(spark, uri: str) -> str:
     """The path as Spark's ``_metadata.file_path`` spells it: Hadoop percent-encodes some
     characters, such as spaces, and writes ``file:/`` or ``file:///`` (normalised to the latter)."""
     jvm = spark.sparkContext._jvm

@@ -3,7 +3,6 @@
 
 import dagster as dg
 from dagster_pyspark import LazyPySparkResource
-from pyspark import StorageLevel
 
 from gross_profit_assets.assets.keys import (
     CATALOGED_KEYS,
@@ -22,6 +21,7 @@ from gross_profit_assets.checks import (
     spec,
 )
 from gross_profit_assets.contract import INPUT_TABLES, REASONS
+from gross_profit_assets.engine import materialize, unpersist
 from gross_profit_assets.governed_read import read_governed_table
 from gross_profit_assets.resources.glue import GlueCatalog
 from gross_profit_assets.resources.lake_formation import LakeFormation
@@ -108,14 +108,16 @@ def governed_dataset(
         )
         for name, table in INPUT_TABLES.items()
     }
-    billing = tables["billing"].frame.persist(StorageLevel.MEMORY_AND_DISK)
-    assessed = assess_billing_lines(
+    # The bill lines are read once, into the assessed cache; counting them is a scan that only
+    # splits lines, so it stays independent of the assessment without a cache of its own.
+    billing = tables["billing"].frame
+    assessed = materialize(assess_billing_lines(
         billing, tables["units_sold"].frame, tables["production_costs"].frame, tables["fx_rates"].frame
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    ))
     governed = governed_billing_lines(assessed)
     quarantined = quarantined_billing_lines(assessed)
-    # Two Spark jobs measure everything the metadata and checks need: lines in (which also
-    # fills the cache), then one aggregate over the assessed lines.
+    # Two actions measure everything the metadata and checks need: lines in, then one
+    # aggregate over the assessed lines (which fills their cache for the two writes).
     lines_in = billing.count()
     quality = assessment_counts(assessed).first().asDict()
     lines_governed, lines_quarantined = quality["lines"] or 0, quality["lines_quarantined"] or 0
@@ -146,5 +148,4 @@ def governed_dataset(
     )
     yield from governed_check_results(lines_in, quality)
     # Outputs are written as they are yielded; the cached frames are no longer needed.
-    assessed.unpersist()
-    billing.unpersist()
+    unpersist(assessed)

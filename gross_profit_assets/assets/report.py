@@ -4,9 +4,6 @@
 from datetime import datetime, timezone
 
 import dagster as dg
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from gross_profit_assets.assets.keys import (
     GOVERNED_BILLING_LINES,
@@ -24,6 +21,7 @@ from gross_profit_assets.contract import (
     SEED_REPORT_COLUMNS,
     SOURCE_FILE,
 )
+from gross_profit_assets.engine import DataFrame, F, materialize, unpersist
 from gross_profit_assets.reporting.html import ReportPage, render_report_html
 from gross_profit_assets.reporting.summary import markdown_table, totals_metadata
 from gross_profit_assets.resources.report_publisher import ReportPublisher
@@ -161,7 +159,7 @@ def gross_profit_report(
     report_publisher: ReportPublisher,
     step_launcher: SparkStepLauncher,  # where Dagster runs this step: here, or on EMR
 ):
-    report = report_lines(governed_billing_lines).persist(StorageLevel.MEMORY_AND_DISK)
+    report = materialize(report_lines(governed_billing_lines))
     csv_path = report_publisher.publish_csv(
         report.orderBy(*REPORT_ORDER), month_report_csv(context.partition_key)
     )
@@ -183,7 +181,7 @@ def gross_profit_report(
     )
     yield reconciliation(totals, governed_sums(governed_billing_lines))
     yield outlier_result(report)
-    report.unpersist()
+    unpersist(report)
 
 
 @dg.asset(
@@ -212,8 +210,8 @@ def gross_profit_summary(
     step_launcher: SparkStepLauncher,  # where Dagster runs this step: here, or on EMR
 ):
     # The lake restores billing_month from directory names (last); the contract sets the order.
-    report = gross_profit_report.select(*REPORT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
-    summary = summarize(report).persist(StorageLevel.MEMORY_AND_DISK)
+    report = materialize(gross_profit_report.select(*REPORT_COLUMNS))
+    summary = materialize(summarize(report))
     rows = _rows(summary.orderBy("dimension", "key"))
     summaries = {d: [r for r in rows if r["dimension"] == d] for d in {r["dimension"] for r in rows}}
     months = sorted(r["key"] for r in summaries.get("month", []))
@@ -271,5 +269,5 @@ def gross_profit_summary(
         if not problems
         else "; ".join(f"{p['dimension']} {p['key'] or ''}: {p['problem']}" for p in problems[:20]),
     )
-    summary.unpersist()
-    report.unpersist()
+    unpersist(summary)
+    unpersist(report)

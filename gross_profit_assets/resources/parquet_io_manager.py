@@ -18,6 +18,7 @@ from dagster_pyspark import LazyPySparkResource
 from pyspark.sql import DataFrame
 
 from gross_profit_assets.contract import PARTITION_KEY, column_description
+from gross_profit_assets.engine import read_parquet, write_parquet
 
 STAGING_DIR = ".staging"
 
@@ -48,7 +49,7 @@ class LakeParquetIOManager(dg.ConfigurableIOManager):
         spark = self.pyspark.spark_session
         table = self.table_path(context.asset_key)
         if not context.has_asset_partitions:
-            return spark.read.parquet(str(table))
+            return read_parquet(spark, [str(table)])
         paths = [
             str(p)
             for p in (self.partition_path(context.asset_key, k) for k in context.asset_partition_keys)
@@ -60,7 +61,7 @@ class LakeParquetIOManager(dg.ConfigurableIOManager):
                 f"{context.asset_partition_keys} under {table}"
             )
         # basePath makes Spark restore billing_month from the directory names, as text.
-        return spark.read.option("basePath", str(table)).parquet(*paths)
+        return read_parquet(spark, paths, base_path=str(table))
 
 
 def column_schema(frame: DataFrame) -> dg.TableSchema:
@@ -84,7 +85,7 @@ def write_atomically(frame: DataFrame, target: Path) -> None:
     staging = staging_root / f"{target.name}-{uuid.uuid4().hex}"
     staging_root.mkdir(parents=True, exist_ok=True)
     try:
-        frame.write.mode("overwrite").parquet(str(staging))
+        write_parquet(frame, staging)
         swap_in(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -12,7 +12,10 @@ from pathlib import Path
 import dagster as dg
 from pyspark.sql import DataFrame
 
+from gross_profit_assets.engine import write_csv_file
 from gross_profit_assets.transforms.formatting import as_csv_text
+
+CSV_OPTIONS = {"header": True, "quote": '"', "escape": '"', "lineSep": "\n", "encoding": "UTF-8"}
 
 
 class ReportPublisher(dg.ConfigurableResource, ABC):
@@ -56,14 +59,11 @@ class LocalReportPublisher(ReportPublisher):
         target = self._target(name)
         staging = target.parent / f".{target.name}-{uuid.uuid4().hex}"
         try:
-            # One writer task keeps the order; RFC 4180 quoting (a quote is escaped by a quote).
-            as_csv_text(frame).coalesce(1).write.csv(
-                str(staging), header=True, quote='"', escape='"', lineSep="\n", encoding="UTF-8"
-            )
-            (part,) = staging.glob("part-*.csv")
-            os.replace(part, target)
+            # RFC 4180 quoting (a quote is escaped by a quote), rows in the frame's order.
+            write_csv_file(as_csv_text(frame), staging, CSV_OPTIONS)
+            os.replace(staging, target)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            staging.unlink(missing_ok=True)
         return str(target)
 
     def publish_combined_csv(self, frame: DataFrame, parts: list[str], name: str) -> str:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 from dagster_pyspark import LazyPySparkResource
 
+from gross_profit_assets.engine import DUCKDB, engine_name
+
 MASTER_ENV_VAR = "GROSS_PROFIT_SPARK_MASTER"
 CONF_ENV_VAR = "GROSS_PROFIT_SPARK_CONF"
 CONF_FILE_ENV_VAR = "GROSS_PROFIT_SPARK_CONF_FILE"
@@ -167,7 +169,12 @@ def is_local_master(master: str) -> bool:
 
 def spark_resource(environ: Mapping[str, str] | None = None) -> LazyPySparkResource:
     """The deployment's Spark resource, configured from the environment. The session itself is
-    built on first use and then shared by every asset in the process (``getOrCreate``)."""
+    built on first use and then shared by every asset in the process (``getOrCreate``).
+    With ``GROSS_PROFIT_ENGINE=duckdb`` it is the DuckDB adapter of the same port."""
+    if engine_name(environ) == DUCKDB:
+        from gross_profit_assets.resources.duckdb_engine import DuckDBSessionResource
+
+        return DuckDBSessionResource(spark_config={})
     conf = spark_conf_from_env(environ)
     if is_local_master(conf["spark.master"]):
         # A local session needs no network identity; loopback avoids slow host-name lookups. On

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import reduce
-
 from gross_profit_assets.contract import (
     LINE_NUMBER,
     MARGIN_DECIMAL,
@@ -39,7 +37,8 @@ def report_lines(governed: DataFrame) -> DataFrame:
 def _sums(frame: DataFrame, *group_by: Column) -> DataFrame:
     sums = frame.groupBy(*group_by).agg(
         F.count(F.lit(1)).alias("lines"),
-        F.sum("units_sold").alias("units_sold"),
+        # bigint as in Spark (DuckDB would widen a sum of bigints to a 128-bit integer)
+        F.sum("units_sold").cast("bigint").alias("units_sold"),
         F.sum("revenue_usd").cast(SUM_DECIMAL).alias("revenue_usd"),
         F.sum("cogs_usd").cast(SUM_DECIMAL).alias("cogs_usd"),
         F.sum("gross_profit").cast(SUM_DECIMAL).alias("gross_profit_usd"),
@@ -57,8 +56,18 @@ def summary_by(report: DataFrame, dimension: str) -> DataFrame:
 
 def summarize(report: DataFrame) -> DataFrame:
     """Units, revenue, COGS, gross profit and margin by month, company, item, product line and
-    country, in one long table (``dimension``, ``key``, ...)."""
-    return reduce(DataFrame.unionByName, [summary_by(report, d) for d in SUMMARY_DIMENSIONS])
+    country, in one long table (``dimension``, ``key``, ...): each line counted once per
+    dimension, in one aggregation (the same rows as ``summary_by`` for each dimension)."""
+    per_dimension = F.explode(
+        F.array(*[
+            F.struct(F.lit(d).alias("dimension"), F.col(c).cast("string").alias("key"))
+            for d, c in SUMMARY_DIMENSIONS.items()
+        ])
+    ).alias("_by")
+    lines = report.select("units_sold", "revenue_usd", "cogs_usd", "gross_profit", per_dimension)
+    return _sums(lines, F.col("_by.dimension").alias("dimension"), F.col("_by.key").alias("key")).select(
+        *SUMMARY_COLUMNS
+    )
 
 
 def report_totals(report: DataFrame) -> DataFrame:

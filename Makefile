@@ -22,10 +22,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/gross-profit demo
 
-## test: every test (unit, Spark, end to end, the real dagster dev)
+## test: every test (unit, Spark, end to end, the real dagster dev), in two processes
 test: $(STAMP)
 	scripts/ensure-chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 ## ui: the Dagster UI over the same lake and runs as the CLI (http://127.0.0.1:3000)
 ui: $(STAMP)

@@ -1,4 +1,5 @@
-"""Shared fixtures: one local Spark session for the whole test session."""
+"""Shared fixtures: one local Spark session per test process, one moto server; and how
+``make test`` spreads the tests over two processes (pytest-xdist, ``--dist loadgroup``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,18 @@ import os
 import pytest
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+
+# Modules whose tests are independent cases with no shared setup: their tests may go to either
+# test process. Every other module stays whole in one process, so a module-scoped fixture (a
+# dagster dev, a Spark cluster, a pipeline run) is set up once.
+SPREAD_MODULES = frozenset({"test_corpus.py"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name not in SPREAD_MODULES:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 - the step launcher the deployment configures from ``AwsSettings``, and the local deployment's
   "no launcher" (steps run in the run's process);
-- the bootstrap action: the committed ``deploy/aws/bootstrap.sh`` is what the project generates,
+- the bootstrap action: the committed ``deploy/emr/bootstrap.sh`` is what the project generates,
   and it really installs a wheel it downloads from S3 (run here against moto, with ``aws`` and
   ``sudo`` stubbed and a stand-in wheel; the real wheel's dependencies need a package index);
 - ``gross-profit aws create-cluster`` stages the wheel and the script (encrypted) and starts a

@@ -1,6 +1,6 @@
 """``gross-profit aws ...``: the few steps of an AWS deployment that are the project's to do.
 
-    gross-profit aws bootstrap-script [--out deploy/aws/bootstrap.sh]
+    gross-profit aws bootstrap-script [--out deploy/emr/bootstrap.sh]
     gross-profit aws create-cluster --wheel dist/gross_profit-<v>-py3-none-any.whl \\
         --release-label emr-<x> --service-role <ServiceRole> --instance-profile <InstanceProfile> \\
         [--subnet-id subnet-...] [--log-uri s3://.../emr-logs/]
@@ -16,7 +16,7 @@ import json
 import os
 
 # Kept light: the CLI parses its arguments before any command imports Dagster or boto3.
-DEFAULT_BOOTSTRAP_SCRIPT = "deploy/aws/bootstrap.sh"
+DEFAULT_BOOTSTRAP_SCRIPT = "deploy/emr/bootstrap.sh"
 CLUSTER_ID_ENV = "GROSS_PROFIT_EMR_CLUSTER_ID"
 # The cluster does not exist yet when it is created; nothing below reads this placeholder.
 _NOT_CREATED = "not-created-yet"

@@ -10,7 +10,7 @@ results, logs) into the run's event log as the remote process writes them to S3.
 On the cluster the step rebuilds the same definitions, so it needs two things:
 
 - the project installed: :func:`bootstrap_script` is the bootstrap action
-  (``deploy/aws/bootstrap.sh``) that installs the project wheel, staged by
+  (``deploy/emr/bootstrap.sh``) that installs the project wheel, staged by
   :func:`stage_bootstrap`, into ``/opt/gross-profit/venv`` on every node;
 - the deployment's settings: they travel with each step. The launcher here prefixes the step's
   command with ``env GROSS_PROFIT_DEPLOYMENT=aws GROSS_PROFIT_...=...`` (see
@@ -42,7 +42,7 @@ from gross_profit_assets.settings import DEPLOYMENT_ENV_VAR
 EMR_VENV = "/opt/gross-profit/venv"
 EMR_PYTHON = f"{EMR_VENV}/bin/python"
 DEFAULT_POLL_INTERVAL_SECONDS = 15.0  # dagster-aws's own interval; EMR throttles DescribeStep
-BOOTSTRAP_SCRIPT_PATH = Path("deploy/aws/bootstrap.sh")
+BOOTSTRAP_SCRIPT_PATH = Path("deploy/emr/bootstrap.sh")
 BOOTSTRAP_PREFIX = "bootstrap/"  # under the staging prefix: the wheel and the script
 STEPS_PREFIX = "steps"  # under the staging prefix: dagster-aws's per-run step artifacts
 CLUSTER_TAGS = {"application": "gross-profit", "for-use-with-amazon-emr-managed-policies": "true"}

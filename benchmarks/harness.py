@@ -255,12 +255,16 @@ def gb(entry: dict | None) -> str:
 
 def write_markdown() -> Path:
     """RESULTS.md from every results JSON, smallest size first."""
-    runs = sorted((json.loads(p.read_text()) for p in RESULTS.glob("*.json")), key=lambda r: r["lines"])
+    finished = [p for p in RESULTS.glob("*.json") if not p.name.endswith(".partial.json")]
+    runs = sorted((json.loads(p.read_text()) for p in finished), key=lambda r: r["lines"])
     out = ["# Benchmark results", "",
            ("Written by `make bench` (`benchmarks/harness.py`) from the JSON files beside it; each row "
             "is one harness run on this project's 2-core, 24 GB machine, all lanes in the same run on "
             "the same generated data (12 months, USD/CAD/MXN, ~2% of lines to quarantine). Peak RSS is "
-            "the summed resident memory of the lane's whole process tree (Python, Spark JVM, workers)."),
+            "the summed resident memory of the lane's whole process tree (Python, Spark JVM, workers). "
+            "Load avg is the 1-minute load average as the lane started: above 2, other processes were "
+            "sharing the two cores, and wall times stretch with it (ratios compare lanes that ran one "
+            "after the other, so they carry that noise too)."),
            "", "| size | lane | wall s | lines/s | peak RSS GB | load avg | totals |",
            "|---|---|---:|---:|---:|---:|---|"]
     for run in runs:
@@ -294,6 +298,7 @@ def bench_size(lines: int, lanes: list[str], incremental: bool) -> tuple[dict, l
     data = generated(lines, MONTHS, START_MONTH, seed=7, name=label)
     work = DATA / "work" / label
     results: dict[str, dict] = {}
+    partial = RESULTS / f"{label}.partial.json"  # what is measured so far, should a run be cut short
     for lane in lanes:
         lane_work = work / lane
         lane_work.mkdir(parents=True, exist_ok=True)
@@ -303,6 +308,8 @@ def bench_size(lines: int, lanes: list[str], incremental: bool) -> tuple[dict, l
             results[lane] = run_script(lane, {"b": "bare_spark.py", "c": "duckdb_sql.py"}[lane], data, lane_work)
         progress(f"lane {lane}: {results[lane]['seconds']:.1f}s, peak RSS {gb(results[lane])} GB, "
                  f"totals {results[lane].get('totals')}")
+        partial.write_text(json.dumps({"size": label, "lines": data["lines"], "commit": git_commit(),
+                                       "lanes": results}, indent=1) + "\n")
     problems = check_totals(results, data)
     inc: dict[str, dict] = {}
     if incremental and not problems:
@@ -311,6 +318,7 @@ def bench_size(lines: int, lanes: list[str], incremental: bool) -> tuple[dict, l
             inc[lane] = run_incremental(lane, Path(results[lane]["home"]), extra, work / lane)
             if not inc[lane]["same_totals"]:
                 problems.append(f"lane {lane}: the 13th month's totals differ between on-top and alone")
+    partial.unlink(missing_ok=True)
     for lane in results.values():
         home = lane.pop("home", None)
         if home:

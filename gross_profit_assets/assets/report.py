@@ -210,7 +210,9 @@ def gross_profit_summary(
     step_launcher: SparkStepLauncher,  # where Dagster runs this step: here, or on EMR
 ):
     # The lake restores billing_month from directory names (last); the contract sets the order.
-    report = materialize(gross_profit_report.select(*REPORT_COLUMNS))
+    # Not cached: each pass reads only its columns of the Parquet, and caching every column of
+    # every month would cost more than the passes (and grow with every month added).
+    report = gross_profit_report.select(*REPORT_COLUMNS)
     summary = materialize(summarize(report))
     rows = _rows(summary.orderBy("dimension", "key"))
     summaries = {d: [r for r in rows if r["dimension"] == d] for d in {r["dimension"] for r in rows}}
@@ -270,4 +272,3 @@ def gross_profit_summary(
         else "; ".join(f"{p['dimension']} {p['key'] or ''}: {p['problem']}" for p in problems[:20]),
     )
     unpersist(summary)
-    unpersist(report)

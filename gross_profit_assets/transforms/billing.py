@@ -140,7 +140,9 @@ def flag_duplicate_lines(lines: DataFrame) -> DataFrame:
     repeated = F.col("id").isNotNull() & (F.row_number().over(occurrence) > 1)
     return lines.withColumn(
         "reason_codes",
-        F.array_union(F.col("reason_codes"), _reasons(_reason(repeated, "duplicate_line"))),
+        # concat, not array_union: the codes of the two arrays never overlap, and a union
+        # builds a hash set for every line.
+        F.concat(F.col("reason_codes"), _reasons(_reason(repeated, "duplicate_line"))),
     )
 
 
@@ -223,7 +225,7 @@ def assess_billing_lines(
         units_sold.alias("units_sold"),
         cost.alias("cost_per_unit_usd"),
         rate.alias("rate_to_usd"),
-        F.array_union("reason_codes", lookup_reasons).alias("reason_codes"),
+        F.concat(F.col("reason_codes"), lookup_reasons).alias("reason_codes"),
     )
     return with_money(assessed)
 

@@ -255,8 +255,20 @@ def gb(entry: dict | None) -> str:
 
 def write_markdown() -> Path:
     """RESULTS.md from every results JSON, smallest size first."""
-    finished = [p for p in RESULTS.glob("*.json") if not p.name.endswith(".partial.json")]
-    runs = sorted((json.loads(p.read_text()) for p in finished), key=lambda r: r["lines"])
+    runs = []
+    for path in RESULTS.glob("*.json"):
+        run = json.loads(path.read_text())
+        label = run["size"]
+        if path.name.endswith(".partial.json"):
+            if (RESULTS / f"{label}.json").exists():
+                continue  # the finished run of that size supersedes it
+            # A run cut short: the lanes it measured, checked against each other here.
+            totals = [tuple(str(e["totals"].get(k)) for k in TOTAL_KEYS) for e in run["lanes"].values()]
+            run |= {"size": f"{label} (partial: lanes {', '.join(run['lanes'])})",
+                    "totals_agree": len(set(totals)) <= 1, "incremental": {}, "started_at": "",
+                    "ratios": {"a/b": ratio(run["lanes"], "a", "b"), "d/c": ratio(run["lanes"], "d", "c")}}
+        runs.append(run)
+    runs.sort(key=lambda r: r["lines"])
     out = ["# Benchmark results", "",
            ("Written by `make bench` (`benchmarks/harness.py`) from the JSON files beside it; each row "
             "is one harness run on this project's 2-core, 24 GB machine, all lanes in the same run on "

@@ -138,18 +138,22 @@ def record(measurement: Measurement, lines: int, totals: dict | None) -> dict:
     return entry
 
 
+def measure_ok(command: list[str], env: dict):
+    """``measure`` a CLI command that must succeed: a failed one stops the lane with its output."""
+    measured = measure(command, env=env)
+    if not measured.ok:
+        raise RuntimeError(measured.failure())
+    return measured
+
+
 def run_platform(lane: str, data: dict, work: Path) -> dict:
     home = work / "home"
     shutil.rmtree(home, ignore_errors=True)
     env = lane_env(PLATFORM_ENGINE[lane])
     progress(f"lane {lane}: ingest {len(data['files'])} files")
-    ingest = measure(cli(home, "ingest", *data["files"]), env=env)
-    if not ingest.ok:
-        raise RuntimeError(ingest.failure())
+    ingest = measure_ok(cli(home, "ingest", *data["files"]), env)
     progress(f"lane {lane}: run")
-    run = measure(cli(home, "run", "--json"), env=env)
-    if not run.ok:
-        raise RuntimeError(run.failure())
+    run = measure_ok(cli(home, "run", "--json"), env)
     result = last_json(run)
     entry = record(run, data["lines"], result)
     entry["ingest"] = record(ingest, data["lines"], None)
@@ -175,21 +179,13 @@ def run_incremental(lane: str, home: Path, extra: dict, work: Path) -> dict:
     env = lane_env(PLATFORM_ENGINE[lane])
     month = extra["months"][0]
     progress(f"lane {lane}: incremental: land {month} on top of 12 months, run --month {month}")
-    landed = measure(cli(home, "ingest", *extra["files"]), env=env)
-    if not landed.ok:
-        raise RuntimeError(landed.failure())
-    on_top = measure(cli(home, "run", "--month", month, "--json"), env=env)
-    if not on_top.ok:
-        raise RuntimeError(on_top.failure())
+    measure_ok(cli(home, "ingest", *extra["files"]), env)
+    on_top = measure_ok(cli(home, "run", "--month", month, "--json"), env)
     alone_home = work / "alone"
     shutil.rmtree(alone_home, ignore_errors=True)
     progress(f"lane {lane}: incremental: {month} alone in a fresh deployment")
-    landed_alone = measure(cli(alone_home, "ingest", *extra["files"]), env=env)
-    if not landed_alone.ok:
-        raise RuntimeError(landed_alone.failure())
-    alone = measure(cli(alone_home, "run", "--month", month, "--json"), env=env)
-    if not alone.ok:
-        raise RuntimeError(alone.failure())
+    measure_ok(cli(alone_home, "ingest", *extra["files"]), env)
+    alone = measure_ok(cli(alone_home, "run", "--month", month, "--json"), env)
     shutil.rmtree(alone_home, ignore_errors=True)
     totals_on_top, totals_alone = last_json(on_top), last_json(alone)
     same = all(totals_on_top.get(k) == totals_alone.get(k) for k in TOTAL_KEYS)

@@ -204,10 +204,12 @@ def test_the_bootstrap_script_installs_the_wheel_it_downloads(moto, tmp_path):
     assert missing.returncode != 0
 
 
-def test_create_cluster_stages_the_bootstrap_encrypted_and_starts_a_tagged_cluster(moto, tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def lake_bucket(moto, tmp_path, monkeypatch) -> str:
+    """A fresh lake bucket in moto and the AWS deployment's environment for `gross-profit aws`,
+    without a cluster id (the command creates the cluster)."""
     bucket = f"lake-{uuid.uuid4().hex[:10]}"
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=bucket)
+    boto3.client("s3").create_bucket(Bucket=bucket)
     for name, value in {
         "GROSS_PROFIT_LANDING_BUCKET": "landing-example",
         "GROSS_PROFIT_LAKE_BUCKET": bucket,
@@ -218,6 +220,12 @@ def test_create_cluster_stages_the_bootstrap_encrypted_and_starts_a_tagged_clust
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("GROSS_PROFIT_EMR_CLUSTER_ID", raising=False)
+    return bucket
+
+
+def test_create_cluster_stages_the_bootstrap_encrypted_and_starts_a_tagged_cluster(lake_bucket, tmp_path, capsys):
+    bucket = lake_bucket
+    s3 = boto3.client("s3")
     wheel = stand_in_wheel(tmp_path)
 
     assert main([
@@ -246,18 +254,7 @@ def test_create_cluster_stages_the_bootstrap_encrypted_and_starts_a_tagged_clust
     assert staged_wheel["ServerSideEncryption"] == "AES256"
 
 
-def test_create_cluster_dry_run_prints_the_request(moto, tmp_path, monkeypatch, capsys):
-    bucket = f"lake-{uuid.uuid4().hex[:10]}"
-    boto3.client("s3").create_bucket(Bucket=bucket)
-    for name, value in {
-        "GROSS_PROFIT_LANDING_BUCKET": "landing-example",
-        "GROSS_PROFIT_LAKE_BUCKET": bucket,
-        "GROSS_PROFIT_CRAWLER_ROLE_ARN": SETTINGS.crawler_role_arn,
-        "GROSS_PROFIT_PIPELINE_ROLE_ARN": SETTINGS.pipeline_role_arn,
-        "GROSS_PROFIT_HOME": str(tmp_path / "home"),
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-    }.items():
-        monkeypatch.setenv(name, value)
+def test_create_cluster_dry_run_prints_the_request(lake_bucket, tmp_path, capsys):
     clusters_before = len(boto3.client("emr").list_clusters()["Clusters"])
     assert main([
         "aws", "create-cluster", "--wheel", str(stand_in_wheel(tmp_path)), "--release-label", "emr-test",

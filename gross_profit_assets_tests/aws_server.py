@@ -41,14 +41,6 @@ class MotoServer:
 
         return get_backend(service)[ACCOUNT_ID][REGION]
 
-    def reset(self) -> None:
-        """Forget every resource (moto's ``/moto-api/reset``)."""
-        import urllib.request
-
-        urllib.request.urlopen(
-            urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
-        ).read()
-
 
 @contextmanager
 def moto_server() -> Iterator[MotoServer]:

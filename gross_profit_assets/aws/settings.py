@@ -69,12 +69,12 @@ class AwsSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "AwsSettings":
         env = os.environ if environ is None else environ
         values = {
-            f.name: env[_ENV[f.name]]
+            f.name: env[ENV_VARS[f.name]]
             for f in fields(cls)
-            if f.name in _ENV and env.get(_ENV[f.name])
+            if f.name in ENV_VARS and env.get(ENV_VARS[f.name])
         }
         values["region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-        missing = [_ENV[name] for name in _REQUIRED if name not in values]
+        missing = [ENV_VARS[name] for name in _REQUIRED if name not in values]
         if missing:
             raise AwsSettingsError(
                 "GROSS_PROFIT_DEPLOYMENT=aws needs these environment variables: "
@@ -84,7 +84,8 @@ class AwsSettings:
         return cls(**values)
 
 
-_ENV = {
+# Field -> the environment variable that sets it (emr.py passes them on to the steps).
+ENV_VARS = {
     "landing_bucket": "GROSS_PROFIT_LANDING_BUCKET",
     "landing_prefix": "GROSS_PROFIT_LANDING_PREFIX",
     "lake_bucket": "GROSS_PROFIT_LAKE_BUCKET",
@@ -101,4 +102,3 @@ _ENV = {
     "kms_key_id": "GROSS_PROFIT_KMS_KEY_ID",
 }
 _REQUIRED = ("landing_bucket", "lake_bucket", "crawler_role_arn", "pipeline_role_arn", "emr_cluster_id")
-ENV_VARS = dict(_ENV)

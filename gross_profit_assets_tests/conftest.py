@@ -13,9 +13,10 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 # Modules whose tests are independent cases with no shared setup: their tests may go to either
 # test process. Every other module stays whole in one process, so a module-scoped fixture (a
 # dagster dev, a Spark cluster, a pipeline run) is set up once.
-SPREAD_MODULES = frozenset({"test_corpus.py", "test_engine_parity.py"})
+SPREAD_MODULES = frozenset({"test_corpus.py"})
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's hook, which routes tests by these groups
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name not in SPREAD_MODULES:

@@ -1,13 +1,14 @@
 """Engine parity: the same transforms on Spark and on DuckDB (SQLFrame) publish the same reports.
 
-Each case lands the same files in two deployments. The Spark one runs in-process, like the
-corpus; the DuckDB one runs the real CLI in a subprocess with ``GROSS_PROFIT_ENGINE=duckdb``
-(the engine is chosen once per process). Then everything a user reads must be identical:
-every published CSV byte for byte (the month's report, the all-months report, the summary),
-the governed lines, the quarantine with its reasons and the report in the lake row for row,
-and the totals to the cent. The totals are also checked against numbers that do not come from
-either engine: the seed's expected report, and the hand-written ``expected.yaml`` of each
-corpus case.
+Each case lands the same files in two deployments. The Spark side runs in the test process,
+like the corpus. The DuckDB side runs in one subprocess with ``GROSS_PROFIT_ENGINE=duckdb``
+(the engine is chosen once per process): the seed sample through the real CLI (``demo``), the
+corpus cases through the same ``CasePipeline`` as the Spark side, all of them in one process
+(``engine_lane.py``). Then everything a user reads must be identical: every published CSV
+byte for byte (the month's report, the all-months report, the summary), the governed lines,
+the quarantine with its reasons and the report in the lake row for row, and the totals to the
+cent. The totals are also checked against numbers that do not come from either engine: the
+seed's expected report, and the hand-written ``expected.yaml`` of each corpus case.
 """
 
 from __future__ import annotations
@@ -23,12 +24,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from gross_profit_assets_tests.corpus_runner import (
-    CORPUS_DIR,
-    CasePipeline,
-    Landing,
-    load_case,
-)
+from gross_profit_assets_tests.corpus_runner import CORPUS_DIR, Landing, load_case
+from gross_profit_assets_tests.engine_lane import case_spec, engine_totals
 
 pytestmark = pytest.mark.e2e
 
@@ -39,34 +36,32 @@ EXPECTED_SEED_REPORT = Path(__file__).parent / "data" / "expected_gross_profit_r
 # reasons per line, FX, duplicates, CSV quoting and formula-escaping on the way out.
 CORPUS_CASES = ("several_reasons", "fx_converted", "non_iso_dates", "quoted_commas", "formula_injection", "duplicate_line")
 LAKE_TABLES = ("governed_billing_lines", "quarantined_billing_lines", "gross_profit_report")
-MONEY = ("revenue_usd", "cogs_usd", "gross_profit_usd")
+SEED = "seed"
+DUCKDB_ENV = {"GROSS_PROFIT_ENGINE": "duckdb"}
 
 
-def duckdb_engine_run(home: Path, landings: list[tuple[Path, str | None]]) -> dict:
-    """Ingest and run through the CLI on the DuckDB engine; the run's JSON summary."""
-    env = os.environ | {"GROSS_PROFIT_ENGINE": "duckdb"}
-    env.pop("DAGSTER_HOME", None)
-    cli = [sys.executable, "-m", "gross_profit_assets.cli", "--home", str(home)]
-    for path, month in landings:
-        done = subprocess.run([*cli, "ingest", str(path), *(["--month", month] if month else [])],
-                              capture_output=True, text=True, env=env, timeout=300, check=False)
-        assert done.returncode == 0, done.stderr[-3000:]
-    done = subprocess.run([*cli, "run", "--json"], capture_output=True, text=True, env=env, timeout=600, check=False)
+def duckdb_process(*args: str) -> str:
+    """A subprocess on the DuckDB engine; its stdout."""
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"} | DUCKDB_ENV
+    done = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, env=env, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return done.stdout
 
 
-def spark_engine_run(home: Path, directory: Path, landings) -> dict:
-    pipeline = CasePipeline(home)
-    pipeline.land(directory, landings)
-    outcome = pipeline.run(summary=True)
-    assert outcome.runs_succeeded, outcome.failures
-    return {
-        "lines_in": outcome.lines_in,
-        "lines_reported": outcome.lines_reported,
-        "lines_quarantined": outcome.lines_quarantined,
-        **{name: str(outcome.totals[name]) for name in MONEY},
-    }
+@pytest.fixture(scope="module")
+def duckdb_side(tmp_path_factory) -> dict[str, tuple[Path, dict]]:
+    """Every case on the DuckDB engine, once for the module: case name -> (home, totals)."""
+    work = tmp_path_factory.mktemp("duckdb-engine")
+    seed_home = work / SEED
+    out = duckdb_process("gross_profit_assets.cli", "--home", str(seed_home), "demo", "--json")
+    sides = {SEED: (seed_home, json.loads(out.strip().splitlines()[-1]))}
+    cases = [load_case(CORPUS_DIR / name) for name in CORPUS_CASES]
+    spec, totals = work / "cases.json", work / "totals.json"
+    spec.write_text(json.dumps([case_spec(work / c.name, c.directory, c.first.land) for c in cases]))
+    duckdb_process("gross_profit_assets_tests.engine_lane", str(spec), str(totals))
+    for case, case_totals in zip(cases, json.loads(totals.read_text())):
+        sides[case.name] = (work / case.name, case_totals)
+    return sides
 
 
 def published_csvs(home: Path) -> dict[str, bytes]:
@@ -101,31 +96,29 @@ def assert_same_outputs(spark_home: Path, duckdb_home: Path, spark_totals: dict,
         assert lake_rows(duckdb_home, table) == lake_rows(spark_home, table), table
 
 
-def test_seed_sample_is_the_same_report_on_both_engines(spark, tmp_path):
+def test_seed_sample_is_the_same_report_on_both_engines(spark, duckdb_side, tmp_path):
     files = sorted(SAMPLE_DIR.glob("*.csv"))
     landings = tuple(Landing(file=f.name, via="ingest") for f in files)
-    spark_totals = spark_engine_run(tmp_path / "spark", SAMPLE_DIR, landings)
-    duckdb_totals = duckdb_engine_run(tmp_path / "duckdb", [(f, None) for f in files])
-    assert_same_outputs(tmp_path / "spark", tmp_path / "duckdb", spark_totals, duckdb_totals)
+    spark_totals = engine_totals(tmp_path / "spark", SAMPLE_DIR, landings)
+    duckdb_home, duckdb_totals = duckdb_side[SEED]
+    assert_same_outputs(tmp_path / "spark", duckdb_home, spark_totals, duckdb_totals)
     # Independent: the seed's own expected report (first seven columns), total 19,165.00.
     with open(EXPECTED_SEED_REPORT, newline="") as handle:
         expected = [row[:7] for row in csv.reader(handle)]
-    with open(tmp_path / "duckdb" / "reports" / "gross_profit_report.csv", newline="") as handle:
+    with open(duckdb_home / "reports" / "gross_profit_report.csv", newline="") as handle:
         published = [row[:7] for row in csv.reader(handle)]
     assert published == expected
     assert Decimal(duckdb_totals["gross_profit_usd"]) == sum(Decimal(r[6]) for r in expected[1:]) == Decimal("19165.00")
 
 
 @pytest.mark.parametrize("name", CORPUS_CASES)
-def test_corpus_case_is_the_same_report_on_both_engines(name, spark, tmp_path):
+def test_corpus_case_is_the_same_report_on_both_engines(name, spark, duckdb_side, tmp_path):
     case = load_case(CORPUS_DIR / name)
     landings = case.first.land
     assert all(landing.via == "ingest" and not landing.error for landing in landings), "ingest-only cases"
-    spark_totals = spark_engine_run(tmp_path / "spark", case.directory, landings)
-    duckdb_totals = duckdb_engine_run(
-        tmp_path / "duckdb", [(case.directory / landing.file, landing.month) for landing in landings]
-    )
-    assert_same_outputs(tmp_path / "spark", tmp_path / "duckdb", spark_totals, duckdb_totals)
+    spark_totals = engine_totals(tmp_path / "spark", case.directory, landings)
+    duckdb_home, duckdb_totals = duckdb_side[name]
+    assert_same_outputs(tmp_path / "spark", duckdb_home, spark_totals, duckdb_totals)
     # Independent: the numbers written by hand in the case's expected.yaml.
     expect = case.first.expect
     for key in ("lines_in", "lines_reported", "lines_quarantined"):

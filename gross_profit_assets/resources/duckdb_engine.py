@@ -33,8 +33,25 @@ def shared_duckdb_session(settings: dict[str, Any] | None = None):
             for key, value in (settings or {}).items():
                 if key in DUCKDB_SETTINGS:
                     conn.execute(f"SET {key} = ?", [value])
-            _SESSION = DuckDBSession(conn=conn)
+            _SESSION = _exact_decimal_session_class(DuckDBSession)(conn=conn)
         return _SESSION
+
+
+def _exact_decimal_session_class(session_class):
+    """SQLFrame's rows turn every DECIMAL into a float (``sqlframe.base.types._create_row``),
+    so a collected total such as 4514.00 would come back as 4514.0, and large sums would lose
+    cents. Money is decimal end to end here: rows keep DuckDB's ``Decimal`` values, as
+    PySpark's rows do."""
+    from sqlframe.base.types import Row
+
+    class ExactDecimalSession(session_class):
+        @classmethod
+        def _to_row(cls, columns, values):
+            row = Row(*[cls._to_value(value) for value in values])
+            row.__fields__ = columns
+            return row
+
+    return ExactDecimalSession
 
 
 class DuckDBSessionResource(LazyPySparkResource):

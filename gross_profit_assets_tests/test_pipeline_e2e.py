@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -49,21 +50,52 @@ def last_json(done) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@dataclass(frozen=True)
+class GeneratedRun:
+    files: list[Path]  # the generated files, one per table and month (the reference reads these)
+    home: Path
+    result: dict  # the last line of `run --json`
+    ingest_log: str  # what `ingest` printed
+    landed_name: dict[str, str]  # generated billing file -> the file name it was landed as
+
+
+SPANNING_EXPORT = "billing_export_2024-02_to_2024-03.csv"
+
+
+def one_export_spanning(billing: list[Path], target: Path) -> Path:
+    """The bill lines of several monthly files as one export (a billing system that exports a
+    quarter at once), one header."""
+    header = billing[0].read_text().splitlines(keepends=True)[0]
+    target.write_text(header + "".join("".join(f.read_text().splitlines(keepends=True)[1:]) for f in billing))
+    return target
+
+
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    """Three months, three currencies, some lines without units and some without a cost."""
+def generated(tmp_path_factory) -> GeneratedRun:
+    """Three months, three currencies, some lines without units and some without a cost; the
+    bill lines of February and March come as one export spanning both months, which ``ingest``
+    splits by month."""
     out = tmp_path_factory.mktemp("generated")
     data = generate(out, rows=12_000, months=3, start_month="2024-01", currencies=("USD", "CAD", "MXN"), unmatched_rate=0.02)
     files = sorted(Path(f) for f in data.files)
+    spanned = sorted(f for f in files if f.name.startswith("billing_data") and "_01_2024" not in f.name)
+    export = one_export_spanning(spanned, out / SPANNING_EXPORT)
     home = tmp_path_factory.mktemp("home")
-    gross_profit(home, "ingest", *map(str, files))
+    ingested = gross_profit(home, "ingest", *[str(f) for f in files if f not in spanned], str(export))
     result = last_json(gross_profit(home, "run", "--json"))
-    return files, home, result
+    landed_name = {f.name: f.name for f in files} | {f.name: export.name for f in spanned}
+    return GeneratedRun(files, home, result, ingested.stderr, landed_name)
+
+
+def test_one_export_spanning_months_is_landed_once_per_month(generated):
+    assert generated.ingest_log.count(f"{SPANNING_EXPORT} ->") == 2
+    for month in ("2024-02", "2024-03"):
+        assert f"billing_month={month}/{SPANNING_EXPORT}" in generated.ingest_log
 
 
 def test_totals_equal_an_independent_duckdb_computation_to_the_cent(generated):
-    files, _, result = generated
-    expected = reference_totals(files)["total"]
+    result = generated.result
+    expected = reference_totals(generated.files)["total"]
     assert result["ok"] is True
     assert result["months"] == ["2024-01", "2024-02", "2024-03"]
     assert result["lines_in"] == expected["lines_in"] == 12_000
@@ -74,23 +106,22 @@ def test_totals_equal_an_independent_duckdb_computation_to_the_cent(generated):
 
 
 def test_every_line_is_reported_or_quarantined(generated):
-    _, _, result = generated
+    result = generated.result
     assert result["lines_in"] == result["lines_reported"] + result["lines_quarantined"]
     assert all(check["passed"] for check in result["checks"])
     assert {c["name"] for c in result["checks"]} >= {"every_line_accounted_for", "totals_reconcile_with_governed_lines"}
 
 
 def test_lines_csv_holds_every_reported_line_with_reference_values(generated):
-    files, _, result = generated
-    with open(result["report"]["lines_csv"], newline="", encoding="utf-8") as handle:
+    with open(generated.result["report"]["lines_csv"], newline="", encoding="utf-8") as handle:
         got = {
             (r["billing_month"], r["source_file"].rsplit("/", 1)[-1], r["id"]): r
             for r in csv.DictReader(handle)
         }
-    expected = reported_lines(files)
+    expected = reported_lines(generated.files)
     assert len(got) == len(expected)
     for line in expected:
-        row = got[(line["billing_month"], Path(line["source_file"]).name, str(line["id"]))]
+        row = got[(line["billing_month"], generated.landed_name[Path(line["source_file"]).name], str(line["id"]))]
         assert row["item_sold"] == line["item_sold"]
         assert Decimal(row["revenue_usd"]) == line["revenue_usd"]
         assert Decimal(row["gross_profit"]) == line["gross_profit_usd"]
@@ -98,7 +129,7 @@ def test_lines_csv_holds_every_reported_line_with_reference_values(generated):
 
 
 def test_report_parquet_and_html_are_published(generated):
-    _, _, result = generated
+    result = generated.result
     report = result["report"]
     assert Path(report["lines_parquet"]).is_dir() and Path(report["html"]).is_file()
     parquet = Path(report["lines_parquet"]) / "**" / "*.parquet"
@@ -110,8 +141,7 @@ def test_report_parquet_and_html_are_published(generated):
 
 
 def test_items_without_cost_are_quarantined_with_that_reason(generated):
-    _, home, _ = generated
-    quarantine = home / "lake" / "quarantined_billing_lines" / "**" / "*.parquet"
+    quarantine = generated.home / "lake" / "quarantined_billing_lines" / "**" / "*.parquet"
     rows = duckdb.sql(
         f"select item_sold, reason_codes from read_parquet('{quarantine}', hive_partitioning = true)"
     ).fetchall()
@@ -120,8 +150,7 @@ def test_items_without_cost_are_quarantined_with_that_reason(generated):
 
 
 def test_every_governed_read_is_audited_as_the_report_job(generated):
-    _, home, _ = generated
-    entries = [json.loads(line) for line in (home / "audit" / "lake_formation_audit.jsonl").read_text().splitlines()]
+    entries = [json.loads(line) for line in (generated.home / "audit" / "lake_formation_audit.jsonl").read_text().splitlines()]
     assert {(e["table"], e["partition"]) for e in entries} >= {
         (t, m) for t in ("billing", "units_sold", "production_costs", "fx_rates") for m in ("2024-01", "2024-02", "2024-03")
     }
@@ -160,25 +189,6 @@ def test_a_principal_without_grant_is_denied_and_the_run_fails(tmp_path):
     assert json.loads(audit[-1])["allowed"] is False
 
 
-def test_one_export_spanning_months_is_split_and_totals_still_match(tmp_path):
-    """A billing system that exports a whole quarter in one file: `ingest` splits it by month."""
-    data = generate(tmp_path / "gen", rows=4_000, months=3, start_month="2023-10", currencies=("USD", "CAD"))
-    files = sorted(Path(f) for f in data.files)
-    billing = [f for f in files if f.name.startswith("billing_data")]
-    quarter = tmp_path / "billing_export_q4.csv"
-    header = billing[0].read_text().splitlines(keepends=True)[0]
-    quarter.write_text(header + "".join("".join(f.read_text().splitlines(keepends=True)[1:]) for f in billing))
-    others = [str(f) for f in files if f not in billing]
-    home = tmp_path / "home"
-    ingested = gross_profit(home, "ingest", str(quarter), *others)
-    assert ingested.stderr.count("billing_export_q4.csv ->") == 3
-    result = last_json(gross_profit(home, "run", "--json"))
-    expected = reference_totals(files)["total"]
-    assert result["months"] == ["2023-10", "2023-11", "2023-12"]
-    assert (result["lines_in"], result["lines_reported"]) == (expected["lines_in"], expected["lines_reported"])
-    assert Decimal(result["gross_profit_usd"]) == expected["gross_profit_usd"]
-
-
 def test_generate_writes_seed_format_files(tmp_path):
     done = subprocess.run(
         [*CLI, "generate", "--rows", "300", "--months", "2", "--out", str(tmp_path / "out")],
@@ -198,8 +208,7 @@ def test_the_columns_written_are_the_columns_declared_for_the_ui(generated):
     from gross_profit_assets.contract import PRODUCED_SCHEMAS
     from gross_profit_assets.settings import LocalPaths
 
-    _, home, _ = generated
-    paths = LocalPaths(home.resolve())
+    paths = LocalPaths(generated.home.resolve())
     with dg.DagsterInstance.from_config(str(paths.dagster_home)) as instance:
         for table, declared in PRODUCED_SCHEMAS.items():
             event = instance.get_latest_materialization_event(dg.AssetKey(table))

@@ -78,6 +78,9 @@ class TableContract:
     # Column whose values decide a row's billing month, or None when the month comes from where
     # the file landed (units and costs carry no date).
     month_column: str | None = None
+    # Whether rows keep the line of the file they came from: bill lines do (the report and the
+    # quarantine point at them); lookup rows are only counted, so numbering them is work for nothing.
+    numbered_lines: bool = False
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -112,6 +115,7 @@ BILLING = TableContract(
     name="billing",
     description="One row per bill line, as exported by the billing system.",
     month_column="bill_date",
+    numbered_lines=True,
     columns=(
         Column("id", "integer", "Bill line id; unique within one export file, not across files."),
         Column("company_name", "string", "Customer company billed."),

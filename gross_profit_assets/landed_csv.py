@@ -64,8 +64,9 @@ class RejectedFile:
 
 @dataclass(frozen=True)
 class LandedTable:
-    """Rows of one table (contract columns as text + ``source_file``, ``line_number``,
-    ``billing_month``) and the files that could not be read at all."""
+    """Rows of one table (contract columns as text + ``source_file``, ``line_number``, null
+    unless the table numbers its lines, and ``billing_month``) and the files that could not be
+    read at all."""
 
     frame: DataFrame
     files: list[str] = field(default_factory=list)
@@ -200,11 +201,19 @@ def _read_layout(
     month_of_file = F.create_map(
         *[item for key in keys for item in (F.lit(key), F.lit(month_of_key(key)))]
     )
+    columns = [F.col(n) if n in names else F.lit(None).cast("string").alias(n) for n in table.column_names]
+    source_file = F.element_at(
+        key_of_path, F.regexp_replace("_metadata.file_path", _LOCAL_SCHEME.pattern, "file:///")
+    ).alias(SOURCE_FILE)
+    month = F.element_at(month_of_file, F.col(SOURCE_FILE)).alias(PARTITION_KEY)
+    if not table.numbered_lines:
+        # No line numbers to find: one scan, no extra job to count the records of every split.
+        return raw.select(*columns, source_file).select(
+            *table.column_names, SOURCE_FILE, F.lit(None).cast("long").alias(LINE_NUMBER), month
+        )
     located = raw.select(
-        *[F.col(n) if n in names else F.lit(None).cast("string").alias(n) for n in table.column_names],
-        F.element_at(
-            key_of_path, F.regexp_replace("_metadata.file_path", _LOCAL_SCHEME.pattern, "file:///")
-        ).alias(SOURCE_FILE),
+        *columns,
+        source_file,
         F.col("_metadata.file_block_start").alias("_block_start"),
         F.monotonically_increasing_id().alias("_row_id"),
     )
@@ -228,7 +237,7 @@ def _read_layout(
         *table.column_names,
         SOURCE_FILE,
         (F.col("_row_id") + F.col("_offset") + 2).cast("long").alias(LINE_NUMBER),
-        F.element_at(month_of_file, F.col(SOURCE_FILE)).alias(PARTITION_KEY),
+        month,
     )
 
 
@@ -262,6 +271,7 @@ def _read_layout_duckdb(
     blank = " AND ".join(
         [f"trim(coalesce({_sql_name(names[0])}, '')) = ''"] + [f"{_sql_name(n)} IS NULL" for n in names[1:]]
     )
+    line_number = "CAST(row_number() OVER () + 1 AS BIGINT)" if table.numbered_lines else "CAST(NULL AS BIGINT)"
     selects = []
     for key in keys:
         source = (
@@ -273,7 +283,7 @@ def _read_layout_duckdb(
         month = month_of_key(key)
         selects.append(
             f"SELECT {', '.join(values)}, {_sql_text(key)} AS {SOURCE_FILE}, "
-            f"CAST(row_number() OVER () + 1 AS BIGINT) AS {LINE_NUMBER}, "
+            f"{line_number} AS {LINE_NUMBER}, "
             f"{_sql_text(month) if month else 'CAST(NULL AS VARCHAR)'} AS {PARTITION_KEY} "
             f"FROM (SELECT * FROM {source} WHERE NOT ({blank}))"
         )

@@ -25,7 +25,7 @@ demo: $(STAMP)
 ## test: every test (unit, Spark, end to end, the real dagster dev), in two processes
 test: $(STAMP)
 	scripts/ensure-chromium
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder
 
 ## ui: the Dagster UI over the same lake and runs as the CLI (http://127.0.0.1:3000)
 ui: $(STAMP)

@@ -126,3 +126,16 @@ def test_corpus_case_is_the_same_report_on_both_engines(name, spark, duckdb_side
             assert duckdb_totals[key] == expect[key], key
     for key, value in (expect.get("totals") or {}).items():
         assert Decimal(duckdb_totals[key]) == Decimal(value), key
+
+
+def test_duckdb_lane_rows_keep_money_exact():
+    """Totals, previews and checks read collected rows: on the DuckDB lane they must hold the
+    same exact decimals as on Spark (SQLFrame's own rows would give floats: 4514.00 -> 4514.0,
+    and a sum this large would lose its cents)."""
+    from gross_profit_assets.resources.duckdb_engine import DuckDBSessionResource
+
+    session = DuckDBSessionResource(spark_config={}).spark_session
+    row = session.sql("SELECT CAST('12345678901234567.89' AS DECIMAL(38, 2)) AS total, "
+                      "CAST('4514.00' AS DECIMAL(38, 2)) AS small").first()
+    assert row["total"] == Decimal("12345678901234567.89")
+    assert str(row["small"]) == "4514.00"

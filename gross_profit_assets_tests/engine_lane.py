@@ -17,9 +17,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from gross_profit_assets_tests.corpus_runner import CasePipeline, Landing
-
-MONEY = ("revenue_usd", "cogs_usd", "gross_profit_usd")
+from gross_profit_assets_tests.corpus_runner import MONEY_FIELDS, CasePipeline, Landing
 
 
 def engine_totals(home: Path, directory: Path, landings: tuple[Landing, ...]) -> dict:
@@ -33,7 +31,7 @@ def engine_totals(home: Path, directory: Path, landings: tuple[Landing, ...]) ->
         "lines_in": outcome.lines_in,
         "lines_reported": outcome.lines_reported,
         "lines_quarantined": outcome.lines_quarantined,
-        **{name: str(outcome.totals[name]) for name in MONEY},
+        **{name: str(outcome.totals[name]) for name in MONEY_FIELDS},
     }
 
 

@@ -366,3 +366,21 @@ def reported_lines(files: Sequence[Path | str]) -> list[dict[str, Any]]:
         line["cost_per_unit_usd"] = Decimal(line["cost_per_unit_usd"])
         line["bill_amount"] = Decimal(line["bill_amount"])
     return lines
+
+
+def assert_report_equals_reference(
+    published: Sequence[dict[str, str]], files: Sequence[Path | str], landed_name: dict[str, str] | None = None
+) -> None:
+    """Every row of a published report CSV (``csv.DictReader`` rows) is the reference's line, and
+    no line is missing or extra. ``landed_name`` maps a reference file name to the name the file
+    was landed under, where ``ingest`` renamed it (an export split by month keeps its own name)."""
+    expected = reported_lines(files)
+    assert len(published) == len(expected)
+    got = {(r["billing_month"], Path(r["source_file"]).name, r["id"], r["item_sold"]): r for r in published}
+    for line in expected:
+        name = Path(line["source_file"]).name
+        row = got[(line["billing_month"], (landed_name or {}).get(name, name), str(line["id"]), line["item_sold"])]
+        assert Decimal(row["revenue_usd"]) == line["revenue_usd"]
+        assert Decimal(row["cogs_usd"]) == line["cogs_usd"]
+        assert Decimal(row["gross_profit"]) == line["gross_profit_usd"]
+        assert (row["currency"], int(row["units_sold"])) == (line["currency"], line["units_sold"])

@@ -256,18 +256,21 @@ def write_markdown() -> Path:
         run = json.loads(path.read_text())
         label = run["size"]
         if path.name.endswith(".partial.json"):
-            if (RESULTS / f"{label}.json").exists():
+            if (RESULTS / f"{run.get('name', label)}.json").exists():
                 continue  # the finished run of that size supersedes it
             # A run cut short: the lanes it measured, checked against each other here.
             totals = [tuple(str(e["totals"].get(k)) for k in TOTAL_KEYS) for e in run["lanes"].values()]
             run |= {"size": f"{label} (partial: lanes {', '.join(run['lanes'])})",
                     "totals_agree": len(set(totals)) <= 1, "incremental": {}, "started_at": "",
                     "ratios": {"a/b": ratio(run["lanes"], "a", "b"), "d/c": ratio(run["lanes"], "d", "c")}}
+        elif run.get("name", label) != label:
+            run |= {"size": f"{label} (lanes {', '.join(run['lanes'])})"}
         runs.append(run)
     runs.sort(key=lambda r: r["lines"])
     out = ["# Benchmark results", "",
            ("Written by `make bench` (`benchmarks/harness.py`) from the JSON files beside it; each row "
-            "is one harness run on this project's 2-core, 24 GB machine, all lanes in the same run on "
+            "is one harness run on this project's 2-core, 24 GB machine (a run of only some lanes is "
+            "marked so, and its ratios are those of its own lanes), all lanes of a run on "
             "the same generated data (12 months, USD/CAD/MXN, ~2% of lines to quarantine). Peak RSS is "
             "the summed resident memory of the lane's whole process tree (Python, Spark JVM, workers). "
             "Load avg is the 1-minute load average as the lane started: above 2, other processes were "
@@ -301,12 +304,19 @@ def write_markdown() -> Path:
     return path
 
 
+def run_name(label: str, lanes: list[str]) -> str:
+    """The results file's name: the size, and the lanes when not all of them ran, so a run of
+    some lanes does not replace a run of others (each keeps the ratios of its own run)."""
+    return label if sorted(lanes) == sorted(LANES) else f"{label}-{''.join(sorted(lanes))}"
+
+
 def bench_size(lines: int, lanes: list[str], incremental: bool) -> tuple[dict, list[str]]:
     label = size_label(lines)
     data = generated(lines, MONTHS, START_MONTH, seed=7, name=label)
     work = DATA / "work" / label
     results: dict[str, dict] = {}
-    partial = RESULTS / f"{label}.partial.json"  # what is measured so far, should a run be cut short
+    name = run_name(label, lanes)
+    partial = RESULTS / f"{name}.partial.json"  # what is measured so far, should a run be cut short
     for lane in lanes:
         lane_work = work / lane
         lane_work.mkdir(parents=True, exist_ok=True)
@@ -316,7 +326,7 @@ def bench_size(lines: int, lanes: list[str], incremental: bool) -> tuple[dict, l
             results[lane] = run_script(lane, {"b": "bare_spark.py", "c": "duckdb_sql.py"}[lane], data, lane_work)
         progress(f"lane {lane}: {results[lane]['seconds']:.1f}s, peak RSS {gb(results[lane])} GB, "
                  f"totals {results[lane].get('totals')}")
-        partial.write_text(json.dumps({"size": label, "lines": data["lines"], "commit": git_commit(),
+        partial.write_text(json.dumps({"size": label, "name": name, "lines": data["lines"], "commit": git_commit(),
                                        "lanes": results}, indent=1) + "\n")
     problems = check_totals(results, data)
     inc: dict[str, dict] = {}
@@ -336,6 +346,7 @@ def bench_size(lines: int, lanes: list[str], incremental: bool) -> tuple[dict, l
             entry["seconds"] = entry["lines_per_second"] = None  # no time for a wrong answer
     run = {
         "size": label,
+        "name": name,
         "lines": data["lines"],
         "months": len(data["months"]),
         "input_bytes": data["bytes"],
@@ -372,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for lines in sizes:
         run, problems = bench_size(lines, lanes, not args.no_incremental)
-        path = RESULTS / f"{run['size']}.json"
+        path = RESULTS / f"{run['name']}.json"
         path.write_text(json.dumps(run, indent=1) + "\n")
         for problem in problems:
             progress(f"WRONG: {problem}")

@@ -10,8 +10,9 @@ Two costs are avoided on purpose (issue 7):
 - A landed file is scanned for UTF-8 validity once per version: the landing stage and the
   governed reader both ask, so the verdict is kept per (object URI, version) in this process.
 - Line numbers come from Spark's row ids within each input split plus the number of records in
-  the file's earlier splits (a tiny aggregate over a column-pruned scan, broadcast back), not
-  from a window over the whole file, which would shuffle and sort every row into one task.
+  the file's earlier splits (a tiny aggregate over a column-pruned scan, collected once per
+  read), not from a window over the whole file, which would shuffle and sort every row into
+  one task.
 """
 
 from __future__ import annotations
@@ -42,8 +43,6 @@ from gross_profit_assets.engine import (
     StringType,
     StructField,
     StructType,
-    Window,
-    broadcast,
 )
 from gross_profit_assets.landing import drop_stray_header_quote, month_of_key
 from gross_profit_assets.resources.object_store import ObjectInfo, ObjectStore
@@ -219,26 +218,38 @@ def _read_layout(
     )
     # Spark reads each split of a file in one task, in order, and numbers that task's rows
     # consecutively, so a record's place in its file is its place in its split plus the records
-    # of the file's earlier splits. Those counts come from a scan without data columns (Spark
-    # only splits lines for it), a few rows that are broadcast back. The scans are the same
+    # of the file's earlier splits. Those counts come from one scan without data columns (Spark
+    # only splits lines for it), collected here: a few rows, that become a literal map instead
+    # of a subquery every later action would scan the files again for. Both scans are the same
     # files split the same way, so both number the rows alike. Line 1 is the header.
-    splits = located.groupBy(SOURCE_FILE, "_block_start").agg(
-        F.count(F.lit(1)).alias("_records"), F.min("_row_id").alias("_first_row_id")
+    offsets = split_offsets(
+        located.groupBy(SOURCE_FILE, "_block_start")
+        .agg(F.count(F.lit(1)).alias("records"), F.min("_row_id").alias("first_row_id"))
+        .collect()
     )
-    earlier = Window.partitionBy(SOURCE_FILE).orderBy("_block_start").rowsBetween(
-        Window.unboundedPreceding, -1
-    )
-    offsets = splits.select(
-        SOURCE_FILE,
-        "_block_start",
-        (F.coalesce(F.sum("_records").over(earlier), F.lit(0)) - F.col("_first_row_id")).alias("_offset"),
-    )
-    return located.join(broadcast(offsets), on=[SOURCE_FILE, "_block_start"], how="inner").select(
+    split = F.concat_ws(_SPLIT_SEPARATOR, SOURCE_FILE, F.col("_block_start").cast("string"))
+    # No split has a record when every file is a bare header: there is nothing to number.
+    offset = F.element_at(F.create_map(*[F.lit(x) for pair in offsets.items() for x in pair]), split) if offsets else F.lit(0)
+    return located.select(
         *table.column_names,
         SOURCE_FILE,
-        (F.col("_row_id") + F.col("_offset") + 2).cast("long").alias(LINE_NUMBER),
+        (F.col("_row_id") + offset + 2).cast("long").alias(LINE_NUMBER),
         month,
     )
+
+
+_SPLIT_SEPARATOR = "\u0000"
+
+
+def split_offsets(splits) -> dict[str, int]:
+    """``{"<file>\\0<split start>": offset}``: what to add to a split's row ids to number its
+    records from 0 in its file, given rows of (source_file, _block_start, records, first_row_id)."""
+    offsets, earlier = {}, {}
+    for split in sorted(splits, key=lambda s: (s[SOURCE_FILE], s["_block_start"])):
+        before = earlier.get(split[SOURCE_FILE], 0)
+        offsets[f"{split[SOURCE_FILE]}{_SPLIT_SEPARATOR}{split['_block_start']}"] = before - split["first_row_id"]
+        earlier[split[SOURCE_FILE]] = before + split["records"]
+    return offsets
 
 
 def _sql_text(value: str) -> str:

@@ -84,6 +84,19 @@ def test_canonical_decimal_never_goes_through_floats(spark):
         F.lit(Decimal("12345678901234.10")).cast("decimal(20,2)").alias("big"),
         F.lit(Decimal("0.000001")).cast("decimal(12,6)").alias("tiny"),
         F.lit(Decimal("0")).cast("decimal(20,2)").alias("zero"),
+        F.lit(Decimal("-0.50")).cast("decimal(20,2)").alias("credit"),
+        F.lit(Decimal("1.25")).cast("decimal(20,10)").alias("rate"),
+        F.lit(Decimal("7")).cast("decimal(18,4)").alias("whole"),
+        F.lit(Decimal("42")).cast("decimal(10,0)").alias("integral"),
     )
     (row,) = as_csv_text(frame).collect()
     assert (row["big"], row["tiny"], row["zero"]) == ("12345678901234.1", "0.000001", "0.0")
+    assert (row["credit"], row["rate"], row["whole"], row["integral"]) == ("-0.5", "1.25", "7.0", "42")
+
+
+def test_every_formula_trigger_is_neutralised_and_only_at_the_start(spark):
+    cells = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "a=b", "", None]
+    frame = spark.createDataFrame([(c,) for c in cells], "text string")
+    assert [r["text"] for r in as_csv_text(frame).collect()] == [
+        "'=1+1", "'+1", "'-1", "'@SUM(A1)", "'\tx", "'\rx", "a=b", "", None
+    ]

@@ -32,12 +32,17 @@ from gross_profit_assets.transforms.billing import (
     governed_billing_lines,
     quarantined_billing_lines,
 )
-from gross_profit_assets.transforms.quality import assessment_counts, reason_tally
+from gross_profit_assets.transforms.quality import (
+    assessment_counts,
+    reason_tally,
+    repeated_governed_lines,
+)
 
 
-def governed_check_results(lines_in: int, quality: dict):
+def governed_check_results(lines_in: int, quality: dict, repeated: int):
     """The blocking checks of the governed stage: nothing lost, duplicated, unpriced or empty.
-    ``quality`` is the row of ``assessment_counts``, measured in the same pass as the counts."""
+    ``quality`` is the row of ``assessment_counts``, ``repeated`` that of
+    ``repeated_governed_lines``."""
     lines_governed, lines_quarantined = quality["lines"] or 0, quality["lines_quarantined"] or 0
     accounted = lines_in == lines_governed + lines_quarantined
     yield result(
@@ -48,9 +53,8 @@ def governed_check_results(lines_in: int, quality: dict):
         f"{lines_quarantined} quarantined",
         metadata={"lines_in": lines_in, "lines_governed": lines_governed, "lines_quarantined": lines_quarantined},
     )
-    duplicates = quality["lines"] - quality["distinct_lines"]
-    yield result(LINES_UNIQUE, GOVERNED_BILLING_LINES, duplicates == 0,
-                 f"{duplicates} repeated (source_file, id, item_sold) among {quality['lines']} lines")
+    yield result(LINES_UNIQUE, GOVERNED_BILLING_LINES, repeated == 0,
+                 f"{repeated} repeated (source_file, id, item_sold) among {quality['lines']} lines")
     missing = quality["lines_missing_values"] or 0
     yield result(REQUIRED_VALUES, GOVERNED_BILLING_LINES, missing == 0,
                  f"{missing} governed line(s) with a required value missing")
@@ -116,10 +120,11 @@ def governed_dataset(
     ))
     governed = governed_billing_lines(assessed)
     quarantined = quarantined_billing_lines(assessed)
-    # Two actions measure everything the metadata and checks need: lines in, then one
-    # aggregate over the assessed lines (which fills their cache for the two writes).
+    # Three actions measure everything the metadata and checks need: lines in, one aggregate
+    # over the assessed lines (which fills their cache for the two writes), and the repeats.
     lines_in = billing.count()
     quality = assessment_counts(assessed).first().asDict()
+    repeated = repeated_governed_lines(assessed).first()["repeated_lines"]
     lines_governed, lines_quarantined = quality["lines"] or 0, quality["lines_quarantined"] or 0
     reasons = dict(reason_tally(quality))
     rejected = [f"{r.key}: {r.reason}" for t in tables.values() for r in t.rejected]
@@ -146,6 +151,6 @@ def governed_dataset(
             ),
         },
     )
-    yield from governed_check_results(lines_in, quality)
+    yield from governed_check_results(lines_in, quality, repeated)
     # Outputs are written as they are yielded; the cached frames are no longer needed.
     unpersist(assessed)

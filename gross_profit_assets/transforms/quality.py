@@ -25,19 +25,16 @@ GOVERNED_REQUIRED = (
 OUTLIER_IQR_FACTOR = 10
 
 
-def governed_quality(governed: DataFrame) -> DataFrame:
-    """One row: lines, distinct (source_file, id, item_sold), lines with a required value
-    missing, and non-USD lines without an FX rate."""
-    any_missing = reduce(or_, [F.col(c).isNull() for c in GOVERNED_REQUIRED])
-    return governed.agg(
-        F.count(F.lit(1)).alias("lines"),
-        F.count_distinct(F.struct(SOURCE_FILE, "id", "item_sold")).alias("distinct_lines"),
-        F.sum(F.when(any_missing, 1).otherwise(0)).alias("lines_missing_values"),
-        F.sum(
-            F.when((F.col("currency") != BASE_CURRENCY) & F.col("rate_to_usd").isNull(), 1).otherwise(0)
-        ).alias("lines_without_fx_rate"),
-        F.sort_array(F.array_compact(F.collect_set("currency"))).alias("currencies"),
+def repeated_governed_lines(assessed: DataFrame) -> DataFrame:
+    """One row, ``repeated_lines``: governed lines (no reasons) beyond the first with their
+    (source_file, id, item_sold). A grouped count, not a distinct count inside a wider
+    aggregate: Spark would expand every line once per distinct aggregate for that."""
+    per_key = (
+        assessed.where(F.size("reason_codes") == 0)
+        .groupBy(SOURCE_FILE, "id", "item_sold")
+        .agg(F.count(F.lit(1)).alias("lines"))
     )
+    return per_key.agg(F.coalesce(F.sum(F.col("lines") - 1), F.lit(0)).cast("bigint").alias("repeated_lines"))
 
 
 def _reason_sums(reasons: str = "reason_codes") -> list:
@@ -48,14 +45,14 @@ def _reason_sums(reasons: str = "reason_codes") -> list:
 
 
 def assessment_counts(assessed: DataFrame) -> DataFrame:
-    """One row over assessed lines, in one pass: the measures of ``governed_quality`` over the
-    lines without reasons (the governed ones), how many lines have reasons (the quarantined
-    ones), and how many carry each reason code (``reason:<code>`` columns)."""
+    """One row over assessed lines, in one pass: over the lines without reasons (the governed
+    ones) how many there are, how many miss a required value, how many non-USD lines have no
+    FX rate and which currencies occur; how many lines have reasons (the quarantined ones), and
+    how many carry each reason code (``reason:<code>`` columns)."""
     good = F.size("reason_codes") == 0
     any_missing = reduce(or_, [F.col(c).isNull() for c in GOVERNED_REQUIRED])
     return assessed.agg(
         F.sum(F.when(good, 1).otherwise(0)).alias("lines"),
-        F.count_distinct(F.when(good, F.struct(SOURCE_FILE, "id", "item_sold"))).alias("distinct_lines"),
         F.sum(F.when(good & any_missing, 1).otherwise(0)).alias("lines_missing_values"),
         F.sum(
             F.when(good & (F.col("currency") != BASE_CURRENCY) & F.col("rate_to_usd").isNull(), 1).otherwise(0)

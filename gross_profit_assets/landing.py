@@ -13,8 +13,9 @@ from ``--month`` or from the file name (``..._07_2023.csv``, ``...2023-07...``).
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
-import io
 import re
 import tempfile
 from collections import Counter
@@ -76,15 +77,38 @@ def row_month(value: str) -> str | None:
     return f"{match.group(1)}-{match.group(2)}" if match else None
 
 
-def decode_export(data: bytes, name: str) -> str:
-    """Billing exports are UTF-8 (a BOM is dropped); anything else is refused, with where."""
+CHUNK_BYTES = 1 << 20
+
+
+def _not_utf8(path: Path) -> LandingError:
+    """Where ``path`` stops being UTF-8. Read again a chunk at a time: only a refused file pays."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                where = f"invalid byte 0x{chunk[exc.start]:02x} at byte offset {offset + exc.start}"
+                break
+            offset += len(chunk)
+        else:
+            where = f"a character cut off at the end, byte offset {offset}"
+    return LandingError(f"{path.name}: not UTF-8 ({where}); re-export the file as UTF-8")
+
+
+def _lines(path: Path) -> Iterator[str]:
+    """The file's lines, endings kept, decoded as UTF-8 (a BOM dropped) a buffer at a time:
+    an export of any size is read in constant memory; anything not UTF-8 is refused, with where."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LandingError(
-            f"{name}: not UTF-8 (invalid byte 0x{data[exc.start]:02x} at byte offset "
-            f"{exc.start}); re-export the file as UTF-8"
-        ) from exc
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            first = next(handle, None)
+            if first is None:
+                return
+            yield drop_stray_header_quote(first)
+            yield from handle
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
 
 
 def drop_stray_header_quote(text: str) -> str:
@@ -104,12 +128,12 @@ class _Record:
     raw: str  # the physical line(s) of this record, line endings included
 
 
-def _records(text: str) -> Iterator[_Record]:
+def _records(path: Path) -> Iterator[_Record]:
     """CSV records together with the exact text they came from (quoted newlines included)."""
     consumed: list[str] = []
 
     def lines() -> Iterator[str]:
-        for line in io.StringIO(text, newline=""):
+        for line in _lines(path):
             consumed.append(line)
             yield line
 
@@ -126,12 +150,27 @@ class LandedFile:
     rows: int
 
 
-def plan_landing(
-    path: Path, month: str | None = None
-) -> tuple[TableContract, dict[str, tuple[str, int]]]:
-    """Decide where a file lands: its table and, per billing month, (content, rows)."""
-    text = drop_stray_header_quote(decode_export(path.read_bytes(), path.name))
-    records = _records(text)
+@dataclass(frozen=True)
+class LandingPlan:
+    """Where a file lands: its table, the rows per billing month, and (for an export spanning
+    months) which column dates a row and where rows without a readable date go."""
+
+    table: TableContract
+    rows: dict[str, int]
+    default_month: str
+    month_position: int | None = None  # set only when the file is split by month
+
+    def month_of(self, record: _Record) -> str:
+        return _dated_month(record, self.month_position) or self.default_month
+
+
+def _dated_month(record: _Record, position: int) -> str | None:
+    return row_month(record.cells[position]) if position < len(record.cells) else None
+
+
+def plan_landing(path: Path, month: str | None = None) -> LandingPlan:
+    """Decide where a file lands, in one streaming pass over it (nothing is held in memory)."""
+    records = _records(path)
     header = next(records, None)
     if header is None:
         raise LandingError(f"{path.name}: the file is empty; there is nothing to land")
@@ -144,45 +183,56 @@ def plan_landing(
     if month is not None and not MONTH_PATTERN.match(month):
         raise LandingError(f"--month {month!r} is not a month (YYYY-MM)")
     fallback = month or month_from_file_name(path.name)
-    rows = list(records)
     if table.month_column is None:
+        rows = sum(1 for _ in records)
         if fallback is None:
             raise LandingError(
                 f"{path.name}: {table.name} rows carry no date, and no month is in the file "
                 "name; pass --month YYYY-MM"
             )
-        return table, {fallback: (text, len(rows))}
+        return LandingPlan(table, {fallback: rows}, fallback)
     position = table.map_header(header.cells).index(table.month_column)
-    months = [row_month(r.cells[position]) if position < len(r.cells) else None for r in rows]
-    dominant = Counter(m for m in months if m).most_common(1)
-    default = month or (dominant[0][0] if dominant else fallback)
+    months = Counter(_dated_month(r, position) for r in records)
+    dated = Counter({m: n for m, n in months.items() if m})
+    default = month or (dated.most_common(1)[0][0] if dated else fallback)
     if default is None:
         raise LandingError(
             f"{path.name}: no row has a readable {table.month_column} and no month is in the "
             "file name; pass --month YYYY-MM"
         )
-    if month is not None or len({m or default for m in months}) <= 1:
-        return table, {default: (text, len(rows))}
-    parts: dict[str, list[str]] = {}
-    for record, row_m in zip(rows, months):
-        parts.setdefault(row_m or default, [header.raw]).append(record.raw)
-    return table, {m: ("".join(lines), len(lines) - 1) for m, lines in sorted(parts.items())}
+    per_month = Counter()
+    for row_m, n in months.items():
+        per_month[row_m or default] += n
+    if month is not None or len(per_month) <= 1:
+        return LandingPlan(table, {default: sum(months.values())}, default)
+    return LandingPlan(table, dict(sorted(per_month.items())), default, position)
 
 
 def land_file(store: ObjectStore, path: Path, month: str | None = None) -> list[LandedFile]:
     """Put one export into the landing zone, as a user uploading to the bucket would."""
-    table, parts = plan_landing(path, month)
-    if len(parts) == 1:
-        ((billing_month, (_, rows)),) = parts.items()
-        key = partition_prefix(table.name, billing_month) + path.name
+    plan = plan_landing(path, month)
+    name = plan.table.name
+    if plan.month_position is None:
+        ((billing_month, rows),) = plan.rows.items()
+        key = partition_prefix(name, billing_month) + path.name
         store.put_file(str(path), key)
-        return [LandedFile(table.name, billing_month, key, rows)]
-    landed = []
+        return [LandedFile(name, billing_month, key, rows)]
+    # An export spanning months: one more pass writes each month's part (the header, then that
+    # month's lines byte for byte), a line at a time.
     with tempfile.TemporaryDirectory() as tmp:
-        for billing_month, (content, rows) in parts.items():
-            part = Path(tmp) / f"{billing_month}-{path.name}"
-            part.write_text(content, encoding="utf-8", newline="")
-            key = partition_prefix(table.name, billing_month) + path.name
+        parts = {m: Path(tmp) / f"{m}-{path.name}" for m in plan.rows}
+        with contextlib.ExitStack() as stack:
+            handles = {m: stack.enter_context(open(part, "w", encoding="utf-8", newline=""))
+                       for m, part in parts.items()}
+            records = _records(path)
+            header = next(records)
+            for handle in handles.values():
+                handle.write(header.raw)
+            for record in records:
+                handles[plan.month_of(record)].write(record.raw)
+        landed = []
+        for billing_month, part in parts.items():
+            key = partition_prefix(name, billing_month) + path.name
             store.put_file(str(part), key)
-            landed.append(LandedFile(table.name, billing_month, key, rows))
+            landed.append(LandedFile(name, billing_month, key, plan.rows[billing_month]))
     return landed

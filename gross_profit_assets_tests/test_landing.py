@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,38 @@ def test_reupload_replaces_the_object(tmp_path, store):
     land_file(store, costs)
     assert store.read_bytes(first.key).decode().endswith("Brie,2.75\n")
     assert len(store.list_objects()) == 1
+
+
+def test_non_utf8_byte_deep_in_a_large_file_is_located_exactly(tmp_path):
+    line = "1,A,US,X,D,Brie,2023-07-01,USD,1\n"
+    good = BILLING_HEADER + line * 60_000  # about 2 MB: past the first chunks read
+    export = tmp_path / "big.csv"
+    export.write_bytes(b"\xef\xbb\xbf" + good.encode() + b"2,Caf\xe9,MX,X,D,Brie,2023-07-01,USD,1\n")
+    offset = 3 + len(good.encode()) + len("2,Caf")
+    with pytest.raises(LandingError, match=rf"big.csv: not UTF-8 \(invalid byte 0xe9 at byte offset {offset}\)"):
+        plan_landing(export)
+
+
+def test_landing_streams_an_export_spanning_months_in_bounded_memory(tmp_path, store):
+    rows = 100_000
+    export = tmp_path / "billing_2023.csv"
+    with open(export, "w", newline="") as out:
+        out.write(BILLING_HEADER)
+        for i in range(rows):
+            out.write(f"{i},Company {i},US,Austin,Dairy,Brie,2023-0{7 + i % 3}-15,USD,{i}.25\n")
+    size = export.stat().st_size
+    tracemalloc.start()
+    try:
+        landed = land_file(store, export)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [(x.billing_month, x.rows) for x in landed] == [
+        ("2023-07", 33_334), ("2023-08", 33_333), ("2023-09", 33_333)
+    ]
+    assert peak < size / 4, f"landing a {size:,}-byte export held {peak:,} bytes at its peak"
+    # Byte for byte: the parts hold every line once, each under its own month, header first.
+    parts = [store.read_bytes(x.key).decode() for x in landed]
+    assert all(p.startswith(BILLING_HEADER) for p in parts)
+    assert sum(len(p) - len(BILLING_HEADER) for p in parts) == size - len(BILLING_HEADER)
+    assert ",2023-08-15," not in parts[0] and ",2023-07-15," in parts[0]

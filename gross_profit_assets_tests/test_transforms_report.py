@@ -7,10 +7,10 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from gross_profit_assets.contract import REPORT_COLUMNS, SUMMARY_COLUMNS
+from gross_profit_assets.contract import REPORT_COLUMNS, SUMMARY_COLUMNS, SUMMARY_DIMENSIONS
 from gross_profit_assets.transforms.billing import assess_billing_lines, governed_billing_lines
 from gross_profit_assets.transforms.formatting import as_csv_text
-from gross_profit_assets.transforms.report import report_lines, report_totals, summarize
+from gross_profit_assets.transforms.report import report_lines, report_totals, summarize, summary_by
 from gross_profit_assets_tests.frames import bill, tables
 
 pytestmark = pytest.mark.spark
@@ -61,6 +61,18 @@ def test_summary_margin_comes_from_sums_not_line_averages(report):
     assert acme["units_sold"] == 400 and acme["lines"] == 2
     assert set(d for d, _ in rows) == {"month", "company", "item", "product_line", "country"}
     assert tuple(summarize(report).columns) == SUMMARY_COLUMNS
+
+
+def test_summary_counts_each_line_once_per_dimension_when_combinations_repeat(report):
+    doubled = report.unionByName(report)  # every (month, company, item, ...) combination twice
+    rows = {(r["dimension"], r["key"]): r.asDict() for r in summarize(doubled).collect()}
+    assert rows[("company", "Acme")]["lines"] == 4
+    assert rows[("company", "Acme")]["revenue_usd"] == Decimal("3000.00")
+    assert rows[("item", "Brie")]["units_sold"] == 2 * (100 + 10)
+    for dimension in SUMMARY_DIMENSIONS:
+        for row in summary_by(doubled, dimension).collect():
+            assert rows[(dimension, row["key"])] == row.asDict()
+    assert len(rows) == sum(summary_by(doubled, d).count() for d in SUMMARY_DIMENSIONS)
 
 
 def test_totals(report):

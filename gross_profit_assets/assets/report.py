@@ -226,7 +226,9 @@ def gross_profit_summary(
     summary_csv = report_publisher.publish_csv(
         summary.orderBy("dimension", "key"), "gross_profit_summary.csv"
     )
-    totals = report_totals(report).first().asDict()
+    # One pass over the lines for the totals, kept for the summaries' check below.
+    report_sums = materialize(report_totals(report))
+    totals = report_sums.first().asDict()
     quarantine = quarantine_counts(quarantined_billing_lines).first().asDict()
     quarantined = int(quarantine["lines"])
     reason_rows = [{"code": code, "count": n} for code, n in reason_tally(quarantine)]
@@ -263,7 +265,7 @@ def gross_profit_summary(
             ),
         },
     )
-    problems = _rows(summary_discrepancies(summary, report_totals(report)))
+    problems = _rows(summary_discrepancies(summary, report_sums))
     yield result(
         SUMMARIES_RECONCILE,
         GROSS_PROFIT_SUMMARY,
@@ -273,3 +275,4 @@ def gross_profit_summary(
         else "; ".join(f"{p['dimension']} {p['key'] or ''}: {p['problem']}" for p in problems[:20]),
     )
     unpersist(summary)
+    unpersist(report_sums)

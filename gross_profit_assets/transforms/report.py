@@ -34,9 +34,10 @@ def report_lines(governed: DataFrame) -> DataFrame:
     ).select(*REPORT_COLUMNS)
 
 
-def _sums(frame: DataFrame, *group_by: Column) -> DataFrame:
+def _sums(frame: DataFrame, *group_by: Column, lines: Column | None = None) -> DataFrame:
+    """Sums per group; ``lines`` counts the rows unless given (a sum of earlier counts)."""
     sums = frame.groupBy(*group_by).agg(
-        F.count(F.lit(1)).alias("lines"),
+        (F.count(F.lit(1)) if lines is None else lines).cast("bigint").alias("lines"),
         # bigint as in Spark (DuckDB would widen a sum of bigints to a 128-bit integer)
         F.sum("units_sold").cast("bigint").alias("units_sold"),
         F.sum("revenue_usd").cast(SUM_DECIMAL).alias("revenue_usd"),
@@ -56,18 +57,28 @@ def summary_by(report: DataFrame, dimension: str) -> DataFrame:
 
 def summarize(report: DataFrame) -> DataFrame:
     """Units, revenue, COGS, gross profit and margin by month, company, item, product line and
-    country, in one long table (``dimension``, ``key``, ...): each line counted once per
-    dimension, in one aggregation (the same rows as ``summary_by`` for each dimension)."""
+    country, in one long table (``dimension``, ``key``, ...), the same rows as ``summary_by``
+    for each dimension.
+
+    One pass over the lines sums them per combination of the five dimensions' values (far fewer
+    rows than lines: a company bills the same items month after month); each dimension is then
+    summed from those combinations, so every line counts once per dimension without the lines
+    themselves being repeated five times. Sums of sums are exact: money is decimal."""
+    columns = list(dict.fromkeys(SUMMARY_DIMENSIONS.values()))
+    combinations = report.groupBy(*columns).agg(
+        F.count(F.lit(1)).alias("lines"),
+        *[F.sum(c).alias(c) for c in ("units_sold", "revenue_usd", "cogs_usd", "gross_profit")],
+    )
     per_dimension = F.explode(
         F.array(*[
             F.struct(F.lit(d).alias("dimension"), F.col(c).cast("string").alias("key"))
             for d, c in SUMMARY_DIMENSIONS.items()
         ])
     ).alias("_by")
-    lines = report.select("units_sold", "revenue_usd", "cogs_usd", "gross_profit", per_dimension)
-    return _sums(lines, F.col("_by.dimension").alias("dimension"), F.col("_by.key").alias("key")).select(
-        *SUMMARY_COLUMNS
-    )
+    sums = combinations.select("lines", "units_sold", "revenue_usd", "cogs_usd", "gross_profit", per_dimension)
+    return _sums(
+        sums, F.col("_by.dimension").alias("dimension"), F.col("_by.key").alias("key"), lines=F.sum("lines")
+    ).select(*SUMMARY_COLUMNS)
 
 
 def report_totals(report: DataFrame) -> DataFrame:

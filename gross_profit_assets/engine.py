@@ -117,8 +117,8 @@ else:
 
     def materialize(frame: DataFrame) -> DataFrame:
         """``frame`` cached on local disk on its first action, for the next ones. Disk, not
-        memory: a month of millions of lines would not fit the driver's heap, and measured on
-        5 million lines the disk cache was no slower."""
+        memory: a month of millions of lines would not fit the driver's heap, and on a
+        416,666-line month the disk cache measured no slower."""
         from pyspark import StorageLevel
 
         return frame.persist(StorageLevel.DISK_ONLY)

@@ -118,8 +118,8 @@ def last_json(measurement: Measurement) -> dict:
 
 
 def step_seconds(stderr: str) -> dict:
-    """Month job and summary times from the CLI's progress lines."""
-    months = [float(s) for s in re.findall(r"^\[\d+/\d+\] \S+: done in ([\d.]+)s", stderr, re.MULTILINE)]
+    """Month runs' and the summary's times from the CLI's progress lines."""
+    months = [float(s) for s in re.findall(r"^\[\d+/\d+\] [^:]+: done in ([\d.]+)s", stderr, re.MULTILINE)]
     summary = re.findall(r"^summary: done in ([\d.]+)s", stderr, re.MULTILINE)
     return {"month_runs": months, "summary": float(summary[-1]) if summary else None}
 

@@ -40,7 +40,12 @@ from datetime import timedelta
 
 import dagster as dg
 
-from gross_profit_assets.assets.keys import GROSS_PROFIT_REPORT, GROSS_PROFIT_SUMMARY, LANDED_KEYS
+from gross_profit_assets.assets.keys import (
+    GROSS_PROFIT_REPORT,
+    GROSS_PROFIT_SUMMARY,
+    LANDED_KEYS,
+)
+from gross_profit_assets.settings import SettingError, env_int
 
 HANDS_FREE_ENV_VAR = "GROSS_PROFIT_HANDS_FREE"
 LANDING_SENSOR_SECONDS_ENV_VAR = "GROSS_PROFIT_LANDING_SENSOR_SECONDS"
@@ -63,23 +68,8 @@ MINIMUM_FRESHNESS_MINUTES = 1
 AUTOMATION_SENSOR = "gross_profit_automation"
 
 
-class HandsFreeSettingError(ValueError):
-    """An automation environment variable holds a value the platform cannot use."""
-
-
-def env_int(name: str, default: int, minimum: int) -> int:
-    """An integer setting from the environment; a bad value fails the code location's load
-    with the variable's name, instead of silently falling back to the default."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise HandsFreeSettingError(f"{name}={raw!r} is not a whole number") from None
-    if value < minimum:
-        raise HandsFreeSettingError(f"{name}={value} is below the minimum of {minimum}")
-    return value
+# The hands-free settings fail like every other setting (settings.env_int).
+HandsFreeSettingError = SettingError
 
 
 def hands_free_enabled() -> bool:

@@ -174,15 +174,16 @@ def _root_cause(error) -> str:
     return error.message.strip() if error is not None else "unknown error"
 
 
-def _run_job(job_name: str, summary: RunSummary, verbose: bool, partition_key: str | None = None):
+def _run_job(job_name: str, summary: RunSummary, verbose: bool, months: list[str] | None = None):
+    from gross_profit_assets.assets.partitions import run_partitions
     from gross_profit_assets.definitions import defs
 
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
         instance=_instance(),
-        partition_key=partition_key,
         raise_on_error=False,
         run_config={} if verbose else QUIET_RUN_CONFIG,
+        **(run_partitions(months) if months else {}),
     )
     _collect(result, summary)
     return result
@@ -223,6 +224,7 @@ def _concatenate_csv(parts: list[Path], target: Path) -> None:
 
 def run_pipeline(months: list[str] | None, verbose: bool = False) -> RunSummary:
     """Materialize every asset (with its checks) for ``months`` (default: every landed month)."""
+    from gross_profit_assets.assets.partitions import billing_months, month_runs
     from gross_profit_assets.definitions import defs
     from gross_profit_assets.jobs import MONTH_JOB, SUMMARY_JOB
     from gross_profit_assets.landing import landed_months
@@ -238,15 +240,20 @@ def run_pipeline(months: list[str] | None, verbose: bool = False) -> RunSummary:
     if not wanted:
         summary.failures.append("nothing has landed yet: run `gross-profit ingest FILE...` first")
         return summary
-    _register_months(_instance(), wanted)
+    instance = _instance()
+    _register_months(instance, wanted)
+    # Consecutive months share a run (at most GROSS_PROFIT_MONTHS_PER_RUN of them): one read,
+    # one join and one write per table for all of them (assets/partitions.py).
+    runs = month_runs(wanted, instance.get_dynamic_partitions(billing_months.name))
     month_runs_ok = True
-    for index, month in enumerate(wanted, start=1):
+    for index, months in enumerate(runs, start=1):
         started = time.monotonic()
-        progress(f"[{index}/{len(wanted)}] {month}: land -> crawl -> govern -> report ...")
-        result = _run_job(MONTH_JOB, summary, verbose, partition_key=month)
+        label = months[0] if len(months) == 1 else f"{months[0]}..{months[-1]} ({len(months)} months)"
+        progress(f"[{index}/{len(runs)}] {label}: land -> crawl -> govern -> report ...")
+        result = _run_job(MONTH_JOB, summary, verbose, months)
         month_runs_ok &= result.success
         state = "done" if result.success else "FAILED"
-        progress(f"[{index}/{len(wanted)}] {month}: {state} in {time.monotonic() - started:.1f}s")
+        progress(f"[{index}/{len(runs)}] {label}: {state} in {time.monotonic() - started:.1f}s")
     if not month_runs_ok:
         return summary  # a month without its report must not be summarised as if complete
     started = time.monotonic()

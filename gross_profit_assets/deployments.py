@@ -18,7 +18,7 @@ from gross_profit_assets.resources.parquet_io_manager import LakeParquetIOManage
 from gross_profit_assets.resources.report_publisher import LocalReportPublisher
 from gross_profit_assets.resources.spark import spark_resource
 from gross_profit_assets.resources.step_launcher import in_process_steps
-from gross_profit_assets.settings import LocalPaths, deployment_name
+from gross_profit_assets.settings import LocalPaths, deployment_name, env_int
 
 
 def local_resources(paths: LocalPaths | None = None) -> dict:
@@ -53,7 +53,6 @@ def aws_resources(settings: AwsSettings | None = None) -> dict:
     # Imported here so the local deployment never loads boto3-backed adapters it does not use.
     from dagster_aws.s3 import S3Resource
 
-    from gross_profit_assets.automation import env_int
     from gross_profit_assets.aws.emr import emr_resources
     from gross_profit_assets.aws.glue import AwsGlueCatalog, AwsGlueCrawler
     from gross_profit_assets.aws.lake_formation import AwsLakeFormation

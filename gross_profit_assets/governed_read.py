@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from pyspark.sql import SparkSession
@@ -14,8 +15,8 @@ from gross_profit_assets.resources.lake_formation import LakeFormation
 from gross_profit_assets.resources.object_store import ObjectStore
 
 
-def cataloged_partition_exists(catalog: GlueCatalog, table: str, billing_month: str) -> bool:
-    return any(p["Values"] == [billing_month] for p in catalog.get_partitions(table))
+def cataloged_months(catalog: GlueCatalog, table: str) -> set[str]:
+    return {p["Values"][0] for p in catalog.get_partitions(table) if p["Values"]}
 
 
 def read_governed_table(
@@ -24,17 +25,18 @@ def read_governed_table(
     store: ObjectStore,
     lake_formation: LakeFormation,
     table: TableContract,
-    billing_month: str,
+    billing_months: Sequence[str],
 ) -> LandedTable:
-    """The month's rows of ``table`` that the pipeline's principal may read.
+    """The rows of ``table`` in ``billing_months`` that the pipeline's principal may read, in
+    one DataFrame (each row knows its month).
 
     Only what the crawler cataloged is read: a file that landed after the crawl waits for the
     next one, as it would behind Glue and Lake Formation.
     """
-    cataloged = cataloged_partition_exists(catalog, table.name, billing_month)
-    objects = landed_objects(store, table.name, billing_month) if cataloged else []
+    cataloged = cataloged_months(catalog, table.name)
+    objects = [o for month in billing_months if month in cataloged for o in landed_objects(store, table.name, month)]
     landed = read_landed_table(spark, store, table, objects)
     frame = lake_formation.governed_read(
-        table.name, landed.frame, list(landed.frame.columns), partition=billing_month
+        table.name, landed.frame, list(landed.frame.columns), partitions=list(billing_months)
     )
     return replace(landed, frame=frame)

@@ -12,7 +12,8 @@ Two costs are avoided on purpose (issue 7):
 - Line numbers come from Spark's row ids within each input split plus the number of records in
   the file's earlier splits (a tiny aggregate over a column-pruned scan, collected once per
   read), not from a window over the whole file, which would shuffle and sort every row into
-  one task.
+  one task. Each file is its own scan, so its key and month are literals: asking Spark which
+  file a row came from (``_metadata``) cost a 5-million-line read about half again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import re
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -38,17 +38,19 @@ from gross_profit_assets.engine import (
     DUCKDB,
     ENGINE,
     DataFrame,
+    Column,
     F,
     LongType,
     StringType,
     StructField,
     StructType,
+    sql_identifier,
+    sql_literal,
 )
 from gross_profit_assets.landing import drop_stray_header_quote, month_of_key
 from gross_profit_assets.resources.object_store import ObjectInfo, ObjectStore
 
 HEADER_PEEK_BYTES = 64 * 1024
-_LOCAL_SCHEME = re.compile(r"^file:/+")
 # (object URI, version) -> (UTF-8 problem or None, physical lines, header cells); bounded.
 _SCANNED: OrderedDict[tuple[str, str], tuple[str | None, int, tuple[str, ...]]] = OrderedDict()
 _SCANNED_MAX = 4096
@@ -64,12 +66,14 @@ class RejectedFile:
 @dataclass(frozen=True)
 class LandedTable:
     """Rows of one table (contract columns as text + ``source_file``, ``line_number``, null
-    unless the table numbers its lines, and ``billing_month``) and the files that could not be
-    read at all."""
+    unless the table numbers its lines, and ``billing_month``), the files read, the files that
+    could not be read at all, and, for a table that numbers its lines, how many records the
+    reader found in each file read (counted while numbering them, before any transform)."""
 
     frame: DataFrame
     files: list[str] = field(default_factory=list)
     rejected: list[RejectedFile] = field(default_factory=list)
+    records: dict[str, int] = field(default_factory=dict)
 
 
 def landed_schema(table: TableContract) -> StructType:
@@ -152,7 +156,7 @@ def read_landed_table(
     spark, store: ObjectStore, table: TableContract, objects: list[ObjectInfo]
 ) -> LandedTable:
     """One DataFrame over every readable landed file of ``table``."""
-    layouts: dict[tuple[str, ...], list[str]] = {}
+    readable: list[tuple[str, tuple[str, ...]]] = []  # (key, the file's columns in contract names)
     rejected: list[RejectedFile] = []
     for obj in objects:
         inspection = inspect_landed_file(store, table, obj)
@@ -164,12 +168,12 @@ def read_landed_table(
         names = tuple(
             name or f"_extra_{i}" for i, name in enumerate(table.map_header(list(inspection.header)))
         )
-        layouts.setdefault(names, []).append(obj.key)
-    read_layout = _read_layout_duckdb if ENGINE == DUCKDB else _read_layout
-    frames = [read_layout(spark, store, table, names, keys) for names, keys in layouts.items()]
-    frame = reduce(DataFrame.unionByName, frames) if frames else empty_landed_frame(spark, table)
-    files = [k for keys in layouts.values() for k in keys]
-    return LandedTable(frame, files, rejected)
+        readable.append((obj.key, names))
+    if not readable:
+        return LandedTable(empty_landed_frame(spark, table), [], rejected)
+    read_files = _read_files_duckdb if ENGINE == DUCKDB else _read_files
+    frame, records = read_files(spark, store, table, readable)
+    return LandedTable(frame, [key for key, _ in readable], rejected, records)
 
 
 def empty_landed_frame(spark, table: TableContract) -> DataFrame:
@@ -180,84 +184,80 @@ def empty_landed_frame(spark, table: TableContract) -> DataFrame:
     )
 
 
-def _read_layout(
-    spark,
-    store: ObjectStore,
-    table: TableContract,
-    names: tuple[str, ...],
-    keys: list[str],
-) -> DataFrame:
-    """Files sharing one header layout, read in one pass with an all-text schema."""
+_ROW_IN_SPLIT_BITS = 33  # monotonically_increasing_id(): split (partition) index << 33 | row
+
+
+def _read_file(spark, store: ObjectStore, table: TableContract, key: str, names: tuple[str, ...]) -> DataFrame:
+    """One landed file with an all-text schema: its contract columns, its key and month as
+    literals (no row pays for finding out which file it came from), and Spark's row id."""
     schema = StructType([StructField(n, StringType()) for n in names])
-    uris = [store.uri(k) for k in keys]
     # RFC 4180: a quote inside a quoted field is written "" (Spark's default escape is \).
     raw = spark.read.csv(
-        uris, schema=schema, header=True, mode="PERMISSIVE", encoding="UTF-8", quote='"', escape='"'
+        store.uri(key), schema=schema, header=True, mode="PERMISSIVE", encoding="UTF-8", quote='"', escape='"'
     )
-    key_of_path = F.create_map(
-        *[item for uri, key in zip(uris, keys) for item in (F.lit(_spark_path(spark, uri)), F.lit(key))]
-    )
-    month_of_file = F.create_map(
-        *[item for key in keys for item in (F.lit(key), F.lit(month_of_key(key)))]
-    )
-    columns = [F.col(n) if n in names else F.lit(None).cast("string").alias(n) for n in table.column_names]
-    source_file = F.element_at(
-        key_of_path, F.regexp_replace("_metadata.file_path", _LOCAL_SCHEME.pattern, "file:///")
-    ).alias(SOURCE_FILE)
-    month = F.element_at(month_of_file, F.col(SOURCE_FILE)).alias(PARTITION_KEY)
-    if not table.numbered_lines:
-        # No line numbers to find: one scan, no extra job to count the records of every split.
-        return raw.select(*columns, source_file).select(
-            *table.column_names, SOURCE_FILE, F.lit(None).cast("long").alias(LINE_NUMBER), month
-        )
-    located = raw.select(
-        *columns,
-        source_file,
-        F.col("_metadata.file_block_start").alias("_block_start"),
+    return raw.select(
+        *[F.col(n) if n in names else F.lit(None).cast("string").alias(n) for n in table.column_names],
+        F.lit(key).alias(SOURCE_FILE),
+        F.lit(month_of_key(key)).alias(PARTITION_KEY),
         F.monotonically_increasing_id().alias("_row_id"),
     )
+
+
+def _read_files(spark, store: ObjectStore, table: TableContract, files) -> tuple[DataFrame, dict[str, int]]:
+    """Every file read by Spark, one scan each, as one DataFrame; and the records of each file
+    when the table numbers its lines (counted on the way, see below)."""
+    located = [_read_file(spark, store, table, key, names) for key, names in files]
+    if not table.numbered_lines:
+        # No line numbers to find: no extra job to count the records of every split.
+        return _union([f.select(*table.column_names, SOURCE_FILE, F.lit(None).cast("long").alias(LINE_NUMBER),
+                                PARTITION_KEY) for f in located]), {}
     # Spark reads each split of a file in one task, in order, and numbers that task's rows
-    # consecutively, so a record's place in its file is its place in its split plus the records
-    # of the file's earlier splits. Those counts come from one scan without data columns (Spark
-    # only splits lines for it), collected here: a few rows, that become a literal map instead
+    # consecutively (the row id's low bits; the split's index is in the high bits, in file
+    # order), so a record's place in its file is its place in its split plus the records of
+    # the file's earlier splits. Those counts come from one scan without data columns (Spark
+    # only splits lines for it), collected here: a few rows, that become literal maps instead
     # of a subquery every later action would scan the files again for. Both scans are the same
     # files split the same way, so both number the rows alike. Line 1 is the header.
-    offsets = split_offsets(
-        located.groupBy(SOURCE_FILE, "_block_start")
-        .agg(F.count(F.lit(1)).alias("records"), F.min("_row_id").alias("first_row_id"))
+    split = F.shiftright("_row_id", _ROW_IN_SPLIT_BITS)
+    counted = (
+        _union([f.select(SOURCE_FILE, split.alias("_split")) for f in located])
+        .groupBy(SOURCE_FILE, "_split")
+        .agg(F.count(F.lit(1)).alias("records"))
         .collect()
     )
-    split = F.concat_ws(_SPLIT_SEPARATOR, SOURCE_FILE, F.col("_block_start").cast("string"))
-    # No split has a record when every file is a bare header: there is nothing to number.
-    offset = F.element_at(F.create_map(*[F.lit(x) for pair in offsets.items() for x in pair]), split) if offsets else F.lit(0)
-    return located.select(
-        *table.column_names,
-        SOURCE_FILE,
-        (F.col("_row_id") + offset + 2).cast("long").alias(LINE_NUMBER),
-        month,
-    )
+    before, records = records_before_splits(counted)
+    row_in_split = F.col("_row_id").bitwiseAND(F.lit((1 << _ROW_IN_SPLIT_BITS) - 1))
+    numbered = []
+    for (key, _), frame in zip(files, located):
+        # No split has a record when the file is a bare header: there is nothing to number.
+        earlier = F.element_at(_literal_map(before[key]), split) if key in before else F.lit(0)
+        numbered.append(frame.select(
+            *table.column_names,
+            SOURCE_FILE,
+            (row_in_split + earlier + 2).cast("long").alias(LINE_NUMBER),
+            PARTITION_KEY,
+        ))
+    return _union(numbered), {key: records.get(key, 0) for key, _ in files}
 
 
-_SPLIT_SEPARATOR = "\u0000"
+def _union(frames: list[DataFrame]) -> DataFrame:
+    return reduce(DataFrame.unionByName, frames)
 
 
-def split_offsets(splits) -> dict[str, int]:
-    """``{"<file>\\0<split start>": offset}``: what to add to a split's row ids to number its
-    records from 0 in its file, given rows of (source_file, _block_start, records, first_row_id)."""
-    offsets, earlier = {}, {}
-    for split in sorted(splits, key=lambda s: (s[SOURCE_FILE], s["_block_start"])):
-        before = earlier.get(split[SOURCE_FILE], 0)
-        offsets[f"{split[SOURCE_FILE]}{_SPLIT_SEPARATOR}{split['_block_start']}"] = before - split["first_row_id"]
-        earlier[split[SOURCE_FILE]] = before + split["records"]
-    return offsets
+def _literal_map(mapping: dict) -> Column:
+    return F.create_map(*[F.lit(x) for pair in mapping.items() for x in pair])
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _sql_name(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def records_before_splits(splits) -> tuple[dict[str, dict[int, int]], dict[str, int]]:
+    """From rows of (source_file, _split, records): ``{file: {split: records in the file's
+    earlier splits}}`` and ``{file: records}``."""
+    before: dict[str, dict[int, int]] = {}
+    records: dict[str, int] = {}
+    for split in sorted(splits, key=lambda s: (s[SOURCE_FILE], s["_split"])):
+        file = split[SOURCE_FILE]
+        before.setdefault(file, {})[split["_split"]] = records.get(file, 0)
+        records[file] = records.get(file, 0) + split["records"]
+    return before, records
 
 
 def _local_path(uri: str) -> str:
@@ -267,45 +267,40 @@ def _local_path(uri: str) -> str:
     return unquote(parsed.path)
 
 
-def _read_layout_duckdb(
-    session, store: ObjectStore, table: TableContract, names: tuple[str, ...], keys: list[str]
-) -> DataFrame:
+def _read_files_duckdb(session, store: ObjectStore, table: TableContract, files) -> tuple[DataFrame, dict[str, int]]:
     """The DuckDB engine's reader: DuckDB's CSV reader with the same reading rules as Spark's
     here. The header line is skipped as a line (a stray quote in it cannot open a field),
     blank and whitespace-only lines are not records (Spark drops them), short rows are padded
     with nulls and extra cells dropped (Spark's PERMISSIVE mode), and a file's records are
     numbered in file order (one file per scan, DuckDB keeps insertion order). Line 1 is the
-    header."""
+    header. The records of each file are counted when the table numbers its lines."""
     from gross_profit_assets.resources.duckdb_engine import duckdb_connection
 
-    columns = "{" + ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names) + "}"
-    blank = " AND ".join(
-        [f"trim(coalesce({_sql_name(names[0])}, '')) = ''"] + [f"{_sql_name(n)} IS NULL" for n in names[1:]]
-    )
     line_number = "CAST(row_number() OVER () + 1 AS BIGINT)" if table.numbered_lines else "CAST(NULL AS BIGINT)"
     selects = []
-    for key in keys:
+    for key, names in files:
+        columns = "{" + ", ".join(f"{sql_literal(n)}: 'VARCHAR'" for n in names) + "}"
+        blank = " AND ".join(
+            [f"trim(coalesce({sql_identifier(names[0])}, '')) = ''"] + [f"{sql_identifier(n)} IS NULL" for n in names[1:]]
+        )
         source = (
-            f"read_csv({_sql_text(_local_path(store.uri(key)))}, header = false, skip = 1, "
+            f"read_csv({sql_literal(_local_path(store.uri(key)))}, header = false, skip = 1, "
             f"auto_detect = false, delim = ',', quote = '\"', escape = '\"', null_padding = true, "
             f"strict_mode = false, columns = {columns})"
         )
-        values = [_sql_name(n) if n in names else f"CAST(NULL AS VARCHAR) AS {_sql_name(n)}" for n in table.column_names]
+        values = [sql_identifier(n) if n in names else f"CAST(NULL AS VARCHAR) AS {sql_identifier(n)}" for n in table.column_names]
         month = month_of_key(key)
         selects.append(
-            f"SELECT {', '.join(values)}, {_sql_text(key)} AS {SOURCE_FILE}, "
+            f"SELECT {', '.join(values)}, {sql_literal(key)} AS {SOURCE_FILE}, "
             f"{line_number} AS {LINE_NUMBER}, "
-            f"{_sql_text(month) if month else 'CAST(NULL AS VARCHAR)'} AS {PARTITION_KEY} "
+            f"{sql_literal(month) if month else 'CAST(NULL AS VARCHAR)'} AS {PARTITION_KEY} "
             f"FROM (SELECT * FROM {source} WHERE NOT ({blank}))"
         )
     view = f"landed_{table.name}_{uuid.uuid4().hex[:12]}"
-    duckdb_connection(session).execute(f"CREATE VIEW {view} AS " + " UNION ALL ".join(selects))
-    return session.table(view)
-
-
-def _spark_path(spark, uri: str) -> str:
-    """The path as Spark's ``_metadata.file_path`` spells it: Hadoop percent-encodes some
-    characters, such as spaces, and writes ``file:/`` or ``file:///`` (normalised to the latter)."""
-    jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    return _LOCAL_SCHEME.sub("file:///", path.toUri().toString())
+    connection = duckdb_connection(session)
+    connection.execute(f"CREATE VIEW {view} AS " + " UNION ALL ".join(selects))
+    records = {}
+    if table.numbered_lines:
+        counted = dict(connection.execute(f"SELECT {SOURCE_FILE}, count(*) FROM {view} GROUP BY 1").fetchall())
+        records = {key: counted.get(key, 0) for key, _ in files}
+    return session.table(view), records

@@ -15,6 +15,7 @@ Default: ``.gross_profit`` in the current working directory (the repository root
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,25 @@ class LocalPaths:
     @property
     def dagster_home(self) -> Path:
         return self.home / "dagster_home"
+
+
+class SettingError(ValueError):
+    """An environment variable holds a value the platform cannot use."""
+
+
+def env_int(name: str, default: int, minimum: int, environ: Mapping[str, str] | None = None) -> int:
+    """An integer setting from the environment; a bad value fails the code location's load
+    with the variable's name, instead of silently falling back to the default."""
+    raw = (os.environ if environ is None else environ).get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SettingError(f"{name}={value} is below the minimum of {minimum}")
+    return value
 
 
 def deployment_name() -> str:

@@ -49,7 +49,7 @@ from gross_profit_assets.assets.keys import (
     GROSS_PROFIT_REPORT,
     QUARANTINED_BILLING_LINES,
 )
-from gross_profit_assets.assets.partitions import billing_months
+from gross_profit_assets.assets.partitions import billing_months, month_runs, run_partitions
 from gross_profit_assets.assets.report import REPORT_CSV, month_report_csv
 from gross_profit_assets.contract import INPUT_TABLES, PARTITION_KEY
 from gross_profit_assets.crawling.local_catalog import LocalGlueCatalog
@@ -226,14 +226,14 @@ class CasePipeline:
                 self.landing_errors[landing.file] = str(exc)
 
     def run(self, summary: bool = False) -> Outcome:
-        """Every landed month through the month job's selection, then (``summary``) the summary
-        job's when the months ran, as ``gross-profit run`` does; then reads back the lake, the
+        """Every landed month through the month job's selection (consecutive months in one run),
+        then (``summary``) the summary job's when the months ran, as ``gross-profit run`` does; then reads back the lake, the
         report CSV, the catalog and the landing zone."""
         months = landed_months(self.store)
         self._register(months)
         outcome = Outcome(months=months, landing_errors=dict(self.landing_errors))
-        for month in months:
-            self._collect(self._materialize(gross_profit_month.selection, month), outcome)
+        for run_months in month_runs(months, self.instance.get_dynamic_partitions(billing_months.name)):
+            self._collect(self._materialize(gross_profit_month.selection, run_months), outcome)
         summarized = summary and bool(months) and outcome.runs_succeeded
         if summarized:
             self._collect(self._materialize(gross_profit_summary_job.selection, None), outcome)
@@ -246,11 +246,11 @@ class CasePipeline:
         if new:
             self.instance.add_dynamic_partitions(billing_months.name, new)
 
-    def _materialize(self, selection, partition_key: str | None):
+    def _materialize(self, selection, months: list[str] | None):
         return dg.materialize(
             pipeline_assets(),
             selection=selection,
-            partition_key=partition_key,
+            **(run_partitions(months) if months else {}),
             resources=self.resources,
             instance=self.instance,
             raise_on_error=False,

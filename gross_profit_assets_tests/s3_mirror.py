@@ -48,9 +48,10 @@ class MirroredS3Transfer(SparkS3Transfer):
         finally:
             shutil.rmtree(local.parents[len(Path(key).parts)], ignore_errors=True)
 
-    def write_parquet(self, frame: DataFrame, uri: str) -> None:
+    def write_parquet(self, frame: DataFrame, uri: str, partition_by: str | None = None) -> None:
         local = self._local(uri)
-        frame.write.mode("errorifexists").parquet(str(local))
+        writer = frame.write.mode("errorifexists")
+        (writer.partitionBy(partition_by) if partition_by else writer).parquet(str(local))
         self._upload(local, uri)
 
     def write_csv(self, frame: DataFrame, uri: str, options: Mapping[str, object]) -> None:

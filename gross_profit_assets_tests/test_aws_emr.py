@@ -169,7 +169,7 @@ def test_the_spark_assets_run_as_emr_steps_and_report_back(moto, tmp_path, packa
                 "Partition"
             ]["StorageDescriptor"]["Location"]
             key = location.removeprefix(f"s3://{lake}/")
-            assert key.startswith(f"lake/{table}/billing_month={MONTH}/write-")
+            assert key.startswith(f"lake/{table}/write-") and key.endswith(f"/billing_month={MONTH}/")
             assert any(o["Key"].endswith(".parquet") for o in s3.list_objects_v2(Bucket=lake, Prefix=key)["Contents"])
         body = s3.get_object(Bucket=reports, Key=f"reports/billing_month={MONTH}/gross_profit_report.csv")
         assert body["ServerSideEncryption"] == "AES256"

@@ -237,7 +237,7 @@ def test_first_crawl_creates_crawlers_and_reports_new_tables(
     with FakeCrawlerFleet(moto) as fleet:
         fleet.will_crawl(f"{database}-billing", Crawl(crawl_billing, seconds=0.3))
         fleet.will_crawl(f"{database}-units_sold", Crawl(crawl_units))
-        billing, units = crawler.crawl(["billing", "units_sold"], billing_month="2023-07")
+        billing, units = crawler.crawl(["billing", "units_sold"], billing_months=["2023-07"])
 
     # Both crawlers exist, each defined as the settings say, and both ran.
     definition = glue.get_crawler(Name=f"{database}-billing")["Crawler"]
@@ -329,7 +329,7 @@ def test_a_failed_crawl_fails_with_glues_own_error_message(moto, glue, database,
     with FakeCrawlerFleet(moto) as fleet:
         fleet.will_crawl(f"{database}-billing", Crawl(lambda: None, status="FAILED", error=message))
         with pytest.raises(GlueCrawlError) as failed:
-            crawler.crawl(["billing"], billing_month="2023-07")
+            crawler.crawl(["billing"], billing_months=["2023-07"])
     assert message in str(failed.value)
     assert f"Glue crawler {database}-billing FAILED" in str(failed.value)
     assert "/aws-glue/crawlers" in str(failed.value)  # where to read the rest
@@ -395,4 +395,4 @@ def test_misconfigured_crawler_says_which_setting_is_missing(database):
     with pytest.raises(ValueError, match="GROSS_PROFIT_CRAWLER_ROLE_ARN"):
         make_crawler(database, role_arn="").crawl(["billing"])
     with pytest.raises(ValueError, match="YYYY-MM"):
-        make_crawler(database).crawl(["billing"], billing_month="July")
+        make_crawler(database).crawl(["billing"], billing_months=["July"])

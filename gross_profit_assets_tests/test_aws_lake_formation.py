@@ -348,7 +348,7 @@ def test_governed_reads_are_decided_by_the_live_grants(tmp_path, lakeformation, 
     caplog.set_level(logging.INFO, logger="dagster")
     job = AwsLakeFormation(principal_arn=REPORT_JOB, database=database)
 
-    grant = job.authorize("billing", ["id", "bill_amount"], partition="2023-07")
+    grant = job.authorize("billing", ["id", "bill_amount"], partitions=["2023-07"])
     assert grant.row_filter is None and grant.columns == ("id", "bill_amount")
     assert f"Lake Formation grants of {REPORT_JOB}" in grant.reason
 
@@ -359,7 +359,7 @@ def test_governed_reads_are_decided_by_the_live_grants(tmp_path, lakeformation, 
         Permissions=["SELECT"],
     )
     with pytest.raises(AccessDenied, match=f"has no SELECT on {database}.fx_rates"):
-        job.authorize("fx_rates", ["currency"], partition="2023-07")
+        job.authorize("fx_rates", ["currency"], partitions=["2023-07"])
 
     audit = [r.getMessage() for r in caplog.records if "Lake Formation governed read" in r.getMessage()]
     assert len(audit) == 2

@@ -48,9 +48,17 @@ def lake(moto, tmp_path):
     )
 
 
-def write(io_manager, frame, month=None, key=REPORT, description="Gross profit per bill line."):
+def write(io_manager, frame, month=None, key=REPORT, description="Gross profit per bill line.", months=None):
+    """One write, as a run of one ``month`` (or of the consecutive ``months``) hands it over."""
+    if months:
+        partitioned = {
+            "asset_partition_key_range": dg.PartitionKeyRange(months[0], months[-1]),
+            "asset_partitions_def": dg.StaticPartitionsDefinition(months),
+        }
+    else:
+        partitioned = {"partition_key": month}
     context = dg.build_output_context(
-        asset_key=key, partition_key=month, asset_spec=dg.AssetSpec(key, description=description)
+        asset_key=key, asset_spec=dg.AssetSpec(key, description=description), **partitioned
     )
     io_manager.handle_output(context, frame)
     return context.get_logged_metadata()
@@ -104,7 +112,7 @@ def test_a_partition_lands_in_a_fresh_encrypted_prefix_and_glue_points_at_it(spa
     location = partition(lake, "2023-07")["StorageDescriptor"]["Location"]
     bucket, key = split_s3_uri(location)
     assert bucket == lake.bucket
-    assert key.startswith("lake/gross_profit_report/billing_month=2023-07/write-") and key.endswith("/")
+    assert key.startswith("lake/gross_profit_report/write-") and key.endswith("/billing_month=2023-07/")
     parts = [k for k in keys_under(bucket, key) if k.endswith(".parquet")]
     assert parts, "the write's Parquet files are under the partition's location"
     s3 = boto3.client("s3")
@@ -128,9 +136,13 @@ def test_a_rerun_moves_the_pointer_keeps_the_replaced_write_and_retires_older_on
     assert len(set(locations)) == 3, "every write goes to a prefix of its own"
     assert sorted(r["amount"] for r in read(lake, ["2023-07"]).collect()) == [7, 8]
     prefixes = {split_s3_uri(loc)[1] for loc in locations}
-    remaining = {k.rsplit("/", 1)[0] + "/" for k in keys_under(lake.bucket, "lake/gross_profit_report/")}
-    # The first write is gone; the one the last write replaced stays for queries still reading it.
+    keys = keys_under(lake.bucket, "lake/gross_profit_report/")
+    remaining = {k.rsplit("/", 1)[0] + "/" for k in keys if k.endswith(".parquet")}
+    # The first write is gone (its _SUCCESS marker too); the one the last write replaced stays
+    # for queries still reading it.
     assert remaining == prefixes - {split_s3_uri(locations[0])[1]}
+    first_write = split_s3_uri(locations[0])[1].split("billing_month=")[0]
+    assert not [k for k in keys if k.startswith(first_write)]
 
 
 def test_a_failed_write_moves_nothing_and_leaves_no_objects(spark, lake):
@@ -153,7 +165,7 @@ def test_a_write_that_fails_after_uploading_part_of_its_files_is_cleaned_up(spar
     objects_before = keys_under(lake.bucket, "lake/")
 
     class DiesAfterOneFile(MirroredS3Transfer):
-        def write_parquet(self, frame, uri):
+        def write_parquet(self, frame, uri, partition_by=None):
             bucket, key = split_s3_uri(uri)
             boto3.client("s3").put_object(Bucket=bucket, Key=f"{key}part-00000.parquet", Body=b"PAR1")
             raise OSError("connection reset")
@@ -211,7 +223,41 @@ def test_a_schema_change_updates_the_glue_table(spark, lake):
 def test_a_partition_created_meanwhile_by_another_run_is_pointed_at_by_the_last_writer(spark, lake, monkeypatch):
     write(lake, month_frame(spark, "2023-07", [1]), "2023-07")
     # This run looked before the other run's partition existed.
-    monkeypatch.setattr(type(lake), "current_location", lambda self, key, partition: None)
+    monkeypatch.setattr(type(lake), "partition_locations", lambda self, key, partitions: {})
     write(lake, month_frame(spark, "2023-07", [2]), "2023-07")
     monkeypatch.undo()
     assert [r["amount"] for r in read(lake, ["2023-07"]).collect()] == [2]
+
+
+def test_a_run_of_several_months_writes_them_once_and_points_each_partition(spark, lake):
+    july, august, september = "2023-07", "2023-08", "2023-09"
+    write(lake, month_frame(spark, july, [1]), july)
+    before = partition(lake, july)["StorageDescriptor"]["Location"]
+    # September has no lines in this run: it still gets its (empty) partition.
+    frame = month_frame(spark, july, [4, 5]).unionByName(month_frame(spark, august, [6]))
+    metadata = write(lake, frame, months=[july, august, september])
+
+    locations = {m: partition(lake, m)["StorageDescriptor"]["Location"] for m in (july, august, september)}
+    write_prefix = metadata["path"].path
+    assert "/write-" in write_prefix and write_prefix.endswith("/")
+    assert locations == {m: f"{write_prefix}billing_month={m}/" for m in (july, august, september)}
+    assert metadata["replaced_location"].text == before
+    rows = read(lake, [july, august, september]).orderBy("amount").collect()
+    assert [(r["amount"], r["billing_month"]) for r in rows] == [(4, july), (5, july), (6, august)]
+    assert read(lake, [september]).count() == 0 and read(lake, [september]).columns == ["amount", "revenue_usd", "billing_month"]
+    # July's first write is the replaced one and stays; a third write of July retires it.
+    write(lake, month_frame(spark, july, [7]), july)
+    keys = keys_under(lake.bucket, "lake/gross_profit_report/")
+    remaining = {k.rsplit("/", 1)[0] + "/" for k in keys if k.endswith(".parquet")}
+    assert split_s3_uri(before)[1] not in remaining
+    assert {split_s3_uri(locations[m])[1] for m in (july, august, september)} <= remaining
+
+
+def test_rows_of_a_month_the_run_does_not_cover_fail_the_write_and_move_nothing(spark, lake):
+    write(lake, month_frame(spark, "2023-07", [1]), "2023-07")
+    objects_before = keys_under(lake.bucket, "lake/")
+    stray = month_frame(spark, "2023-07", [2]).unionByName(month_frame(spark, "2023-12", [3]))
+    with pytest.raises(dg.Failure, match=r"rows for billing_month \['2023-12'\]"):
+        write(lake, stray, months=["2023-07", "2023-08"])
+    assert keys_under(lake.bucket, "lake/") == objects_before
+    assert [r["amount"] for r in read(lake, ["2023-07"]).collect()] == [1]

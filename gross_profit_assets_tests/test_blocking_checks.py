@@ -54,4 +54,4 @@ def test_failing_blocking_check_stops_the_report_and_fails_the_run(spark, tmp_pa
     cli._collect(result, summary)
     assert cli._print_summary(summary, as_json=False) == 1
     stderr = capsys.readouterr().err
-    assert "check every_line_accounted_for on governed_billing_lines failed: 15 lines in != 30 governed + 0 quarantined" in stderr
+    assert "check every_line_accounted_for on governed_billing_lines failed: 2023-07: 15 lines in != 30 governed + 0 quarantined" in stderr

@@ -456,7 +456,7 @@ def test_crawl_every_seed_table(crawler: LocalGlueCrawler, store: LocalObjectSto
         ("production_costs_07_2023.csv", "production_costs"),
     ]:
         store.put_file(str(SEED / name), f"{table}/billing_month=2023-07/{name}")
-    units, costs = crawler.crawl(["units_sold", "production_costs"], billing_month="2023-07")
+    units, costs = crawler.crawl(["units_sold", "production_costs"], billing_months=["2023-07"])
     assert units.columns == glue(
         [("company_id", "bigint"), ("item_type", "string"), ("units_sold", "bigint")]
     )
@@ -494,11 +494,24 @@ def test_month_crawl_keeps_columns_of_other_months(
     land(store, tmp_path, "billing/billing_month=2023-08/b.csv", b"id,discount\n1,0.5\n")
     store.put_file(str(SEED_BILLING), JULY_KEY)
     crawler.crawl(["billing"])
-    (july,) = crawler.crawl(["billing"], billing_month="2023-07")
+    (july,) = crawler.crawl(["billing"], billing_months=["2023-07"])
     assert not july.schema_changed and july.partitions == ["2023-07"] and july.objects == 1
     assert ("discount", "double") in [(c["Name"], c["Type"]) for c in july.columns]
     parameters = crawler.catalog.get_table("billing")["Parameters"]
     assert (parameters["objectCount"], parameters["recordCount"]) == ("2", "16")
+
+
+def test_a_crawl_of_several_months_counts_each_of_them_and_no_other(
+    crawler: LocalGlueCrawler, store: LocalObjectStore, tmp_path: Path
+) -> None:
+    store.put_file(str(SEED_BILLING), JULY_KEY)
+    land(store, tmp_path, "billing/billing_month=2023-08/b.csv", SEED_BILLING.read_bytes())
+    land(store, tmp_path, "billing/billing_month=2023-09/c.csv", b"id,company_name\n1,x\n")
+    (outcome,) = crawler.crawl(["billing"], billing_months=["2023-08", "2023-07"])
+    assert outcome.partitions == ["2023-07", "2023-08"] and outcome.objects == 2
+    assert outcome.month_counts == {"2023-07": (1, 15), "2023-08": (1, 15)}
+    assert outcome.records == 30
+    assert [p["Values"] for p in crawler.catalog.get_partitions("billing")] == [["2023-07"], ["2023-08"]]
 
 
 def test_crawl_of_an_empty_prefix_writes_nothing(crawler: LocalGlueCrawler) -> None:
@@ -518,7 +531,7 @@ def test_hidden_files_are_not_crawled(
 
 def test_invalid_month_is_refused(crawler: LocalGlueCrawler) -> None:
     with pytest.raises(ValueError, match="YYYY-MM"):
-        crawler.crawl(["billing"], billing_month="2023-7")
+        crawler.crawl(["billing"], billing_months=["2023-7"])
 
 
 def test_crawler_works_as_a_dagster_resource(

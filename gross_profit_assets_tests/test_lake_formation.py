@@ -288,7 +288,7 @@ def test_governed_read_filters_and_audits_an_allowed_read(spark, tmp_path):
         principal="regional-analyst-us", audit_log_path=str(audit_path)
     )
     out = lake_formation.governed_read(
-        REPORT, report_rows_frame(spark), ["id"], partition="2023-07"
+        REPORT, report_rows_frame(spark), ["id"], partitions=["2023-07"]
     )
     assert sorted(r.id for r in out.collect()) == [1, 3]
     (entry,) = AuditLog(audit_path).read()

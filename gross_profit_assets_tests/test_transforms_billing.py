@@ -154,3 +154,32 @@ def test_no_line_is_lost(spark):
     billing = [bill(id=str(i), item_sold=item) for i, item in enumerate(["Artisan Cheese", "X", "Y"] * 5)]
     governed, quarantined = assess(spark, billing)
     assert governed.count() + quarantined.count() == len(billing)
+
+
+# bill_amount text -> what the governed line holds (None: invalid_bill_amount). The value must
+# fit DECIMAL(18,4) exactly: at most 4 decimals (trailing zeros are no digits), 14 whole digits.
+AMOUNTS = {
+    "3525": Decimal("3525.0000"),
+    "-0.0001": Decimal("-0.0001"),
+    "1.23450": Decimal("1.2345"),  # a trailing zero is no fifth decimal
+    "1.5e3": Decimal("1500.0000"),
+    "12345678901234.1234": Decimal("12345678901234.1234"),
+    "1.23456": None,
+    "1.2e-9": None,  # a tiny exponent hides digits after the fourth decimal
+    "123456789012345.0": None,  # 15 whole digits
+    "1,000.00": None,
+}
+
+
+def test_amounts_fit_the_contract_decimal_exactly_or_are_invalid(spark):
+    billing = [bill(id=str(n), item_sold=f"Item {n}", bill_amount=text) for n, text in enumerate(AMOUNTS)]
+    units = [UNITS | {"company_id": str(n), "item_type": f"Item {n}"} for n in range(len(AMOUNTS))]
+    costs = [COST | {"item": f"Item {n}"} for n in range(len(AMOUNTS))]
+    governed, quarantined = assess(spark, billing, units, costs)
+    kept = {r["id"]: r["bill_amount"] for r in governed.collect()}
+    refused = {r["id"]: r["reason_codes"] for r in quarantined.collect()}
+    for n, (text, expected) in enumerate(AMOUNTS.items()):
+        if expected is None:
+            assert refused.get(str(n)) == ["invalid_bill_amount"], text
+        else:
+            assert kept.get(n) == expected, text

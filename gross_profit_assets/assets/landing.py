@@ -6,7 +6,7 @@ import hashlib
 import dagster as dg
 
 from gross_profit_assets.assets.keys import OWNERS, landed_key, stage_tags
-from gross_profit_assets.assets.partitions import billing_months
+from gross_profit_assets.assets.partitions import billing_months, month_backfill_policy
 from gross_profit_assets.assets.schemas import contract_columns_schema
 from gross_profit_assets.checks import LANDED_FILES_READABLE, readable_files_result, spec
 from gross_profit_assets.contract import INPUT_TABLES, LANDING_BUCKET
@@ -37,6 +37,7 @@ def objects_fingerprint(objects: list[ObjectInfo]) -> str:
         for table in INPUT_TABLES.values()
     ],
     partitions_def=billing_months,
+    backfill_policy=month_backfill_policy(),
     check_specs=[
         spec(
             LANDED_FILES_READABLE,
@@ -48,22 +49,38 @@ def objects_fingerprint(objects: list[ObjectInfo]) -> str:
     ],
 )
 def landed_files(context: dg.AssetExecutionContext, object_store: ObjectStore):
-    """Lists what has landed for the month; the data version changes with the files."""
+    """Lists what has landed for each month of the run; a month's data version changes with
+    its files (set when the run has one month, as the landing sensor's runs do: Dagster keeps
+    one data version per materialization event of a run, not one per partition)."""
+    months = context.partition_keys
     for name, table in INPUT_TABLES.items():
-        objects = landed_objects(object_store, name, context.partition_key)
-        inspections = {o.key: inspect_landed_file(object_store, table, o) for o in objects}
-        problems = {key: i.problem for key, i in inspections.items() if i.problem}
+        key = landed_key(name)
+        problems: dict[str, str] = {}
+        fingerprints = []
+        files = 0
+        for month in months:
+            objects = landed_objects(object_store, name, month)
+            inspections = {o.key: inspect_landed_file(object_store, table, o) for o in objects}
+            problems |= {k: i.problem for k, i in inspections.items() if i.problem}
+            files += len(objects)
+            fingerprints.append(objects_fingerprint(objects))
+            context.add_asset_metadata(
+                {
+                    "files": len(objects),
+                    "dagster/row_count": sum(i.data_lines for i in inspections.values()),
+                    "bytes": sum(o.size for o in objects),
+                    "keys": dg.MetadataValue.json([o.key for o in objects]),
+                    "empty_files": dg.MetadataValue.json([o.key for o in objects if o.size == 0]),
+                },
+                asset_key=key,
+                partition_key=month,
+            )
         yield dg.MaterializeResult(
-            asset_key=landed_key(name),
-            data_version=dg.DataVersion(objects_fingerprint(objects)),
+            asset_key=key,
+            data_version=dg.DataVersion(fingerprints[0]) if len(months) == 1 else None,
             metadata={
-                "files": len(objects),
-                "dagster/row_count": sum(i.data_lines for i in inspections.values()),
                 "dagster/column_schema": contract_columns_schema(table),
-                "bytes": sum(o.size for o in objects),
-                "keys": dg.MetadataValue.json([o.key for o in objects]),
                 "location": dg.MetadataValue.url(object_store.uri(f"{name}/")),
-                "empty_files": dg.MetadataValue.json([o.key for o in objects if o.size == 0]),
             },
         )
-        yield readable_files_result(landed_key(name), problems, len(objects))
+        yield readable_files_result(key, problems, files)

@@ -12,7 +12,7 @@ from gross_profit_assets.assets.keys import (
     OWNERS,
     stage_tags,
 )
-from gross_profit_assets.assets.partitions import billing_months
+from gross_profit_assets.assets.partitions import billing_months, month_backfill_policy
 from gross_profit_assets.checks import OUTLIERS, SUMMARIES_RECONCILE, TOTALS_RECONCILE, WARN, result, spec
 from gross_profit_assets.contract import (
     PARTITION_KEY,
@@ -20,8 +20,9 @@ from gross_profit_assets.contract import (
     REPORT_COLUMNS,
     SEED_REPORT_COLUMNS,
     SOURCE_FILE,
+    SUMMARY_COLUMNS,
 )
-from gross_profit_assets.engine import DataFrame, F, materialize, unpersist
+from gross_profit_assets.engine import DataFrame, F, materialize, sorted_by_group, unpersist
 from gross_profit_assets.reporting.html import ReportPage, render_report_html
 from gross_profit_assets.reporting.summary import markdown_table, totals_metadata
 from gross_profit_assets.resources.report_publisher import ReportPublisher
@@ -29,6 +30,7 @@ from gross_profit_assets.resources.step_launcher import SparkStepLauncher
 from gross_profit_assets.transforms.report import (
     REPORT_ORDER,
     report_lines,
+    rolled_up,
     report_totals,
     summarize,
     summary_by,
@@ -54,31 +56,46 @@ def month_report_csv(month: str) -> str:
     return f"{PARTITION_KEY}={month}/{REPORT_CSV}"
 
 
-def governed_sums(governed: DataFrame) -> dict:
-    row = governed.agg(
+RECONCILED_FIELDS = ("lines", "revenue_usd", "cogs_usd", "gross_profit_usd")
+
+
+def governed_sums(governed: DataFrame) -> dict[str, dict]:
+    """Lines and money of the governed lines, per month."""
+    rows = governed.groupBy(PARTITION_KEY).agg(
         F.count(F.lit(1)).alias("lines"),
         F.sum("revenue_usd").alias("revenue_usd"),
         F.sum("cogs_usd").alias("cogs_usd"),
         F.sum("gross_profit_usd").alias("gross_profit_usd"),
-    ).first()
-    return row.asDict()
+    ).collect()
+    return {r[PARTITION_KEY]: r.asDict() for r in rows}
 
 
-def reconciliation(totals: dict, governed: dict) -> dg.AssetCheckResult:
-    """The report adds up to the governed lines, to the cent, and its margin is from sums."""
-    fields = ("lines", "revenue_usd", "cogs_usd", "gross_profit_usd")
-    mismatched = [f for f in fields if (totals[f] or 0) != (governed[f] or 0)]
+def reconciliation(totals: dict[str, dict], governed: dict[str, dict]) -> dg.AssetCheckResult:
+    """Each month of the report adds up to its governed lines, to the cent, and its margin is
+    from sums. ``totals`` and ``governed`` hold each month's sums; a month without lines may be
+    missing from either."""
+    months = sorted(set(totals) | set(governed))
+    mismatched = {
+        m: [f for f in RECONCILED_FIELDS if (totals.get(m, {}).get(f) or 0) != (governed.get(m, {}).get(f) or 0)]
+        for m in months
+    }
+    mismatched = {m: fields for m, fields in mismatched.items() if fields}
     passed = not mismatched
+    summed = {
+        side: {f: sum((sums.get(m, {}).get(f) or 0) for m in months) for f in RECONCILED_FIELDS}
+        for side, sums in (("report", totals), ("governed", governed))
+    }
     return result(
         TOTALS_RECONCILE,
         GROSS_PROFIT_REPORT,
         passed,
         "report totals equal the governed lines' totals to the cent"
+        + (f", in each of {len(months)} months" if len(months) > 1 else "")
         if passed
-        else f"report and governed lines disagree on {mismatched}",
+        else "report and governed lines disagree: "
+        + "; ".join(f"{m} on {fields}" for m, fields in mismatched.items()),
         # Numbers, so the check's page plots them across runs.
-        metadata={f"report_{f}": float(totals[f] or 0) for f in fields}
-        | {f"governed_{f}": float(governed[f] or 0) for f in fields},
+        metadata={f"{side}_{f}": float(v) for side, sums in summed.items() for f, v in sums.items()},
     )
 
 
@@ -118,11 +135,11 @@ REPORT_COLUMN_LINEAGE = dg.TableColumnLineage(
 SUMMARY_TABLE_COLUMNS = ["key", "lines", "units_sold", "revenue_usd", "cogs_usd", "gross_profit_usd", "gross_margin"]
 
 
-def quarantine_metadata(quarantined: DataFrame) -> dict:
-    counts = quarantine_counts(quarantined).first().asDict()  # lines and reasons in one pass
+def quarantine_metadata(counts: dict) -> dict:
+    """A month's quarantine in the report's metadata, from its row of ``quarantine_counts``."""
     reasons = reason_tally(counts)
     return {
-        "lines_quarantined": dg.MetadataValue.int(int(counts["lines"])),
+        "lines_quarantined": dg.MetadataValue.int(int(counts.get("lines") or 0)),
         "quarantine_reasons": dg.MetadataValue.md(
             markdown_table(
                 [{"reason": code, "lines": n, "meaning": REASONS[code].message} for code, n in reasons],
@@ -137,6 +154,7 @@ def quarantine_metadata(quarantined: DataFrame) -> dict:
 @dg.asset(
     key=GROSS_PROFIT_REPORT,
     partitions_def=billing_months,
+    backfill_policy=month_backfill_policy(),
     group_name="report",
     kinds={"spark", "parquet", "csv"},
     owners=OWNERS,
@@ -159,27 +177,43 @@ def gross_profit_report(
     report_publisher: ReportPublisher,
     step_launcher: SparkStepLauncher,  # where Dagster runs this step: here, or on EMR
 ):
+    """The report lines of the run's months, one CSV per month, and each month's figures."""
+    months = context.partition_keys
     # Not cached: every pass below reads only its columns of the governed Parquet. Measured on a
     # 416,666-line month no slower than building a cached copy of every column first, and a
     # large month's report stays out of the driver's memory.
     report = report_lines(governed_billing_lines)
-    csv_path = report_publisher.publish_csv(
-        report.orderBy(*REPORT_ORDER), month_report_csv(context.partition_key)
-    )
-    totals = report_totals(report).first().asDict()
-    preview = report.orderBy(*REPORT_ORDER).limit(PREVIEW_LINES).collect()
-    by_company = _rows(summary_by(report, "company").orderBy(F.desc("gross_profit_usd")))
+    csv_names = {m: month_report_csv(m) for m in months}
+    csv_paths = report_publisher.publish_month_csvs(sorted_by_group(report, *REPORT_ORDER), csv_names)
+    # One pass over the lines for each month's companies; the month's totals are their sums.
+    companies = materialize(summary_by(report, "company", PARTITION_KEY))
+    by_company = _rows(companies.orderBy(F.desc("gross_profit_usd")))
+    totals = {r[PARTITION_KEY]: r.asDict() for r in rolled_up(companies, PARTITION_KEY).collect()}
+    unpersist(companies)
+    quarantine = {r[PARTITION_KEY]: r.asDict() for r in quarantine_counts(quarantined_billing_lines, PARTITION_KEY).collect()}
+    for month in months:
+        month_totals = totals.get(month) or dict.fromkeys(SUMMARY_COLUMNS[2:])
+        context.add_asset_metadata(
+            {
+                "dagster/row_count": int(month_totals["lines"] or 0),
+                **totals_metadata(month_totals),
+                **quarantine_metadata(quarantine.get(month, {})),
+                "csv": dg.MetadataValue.path(csv_paths[month]),
+                # The month's CSV as published, its first lines read back.
+                "preview": dg.MetadataValue.md(
+                    markdown_table(report_publisher.csv_head(csv_names[month], PREVIEW_LINES), SEED_REPORT_COLUMNS)
+                ),
+                "by_company": dg.MetadataValue.md(
+                    markdown_table([r for r in by_company if r[PARTITION_KEY] == month], SUMMARY_TABLE_COLUMNS)
+                ),
+            },
+            partition_key=month,
+        )
     yield dg.Output(
         report,
         metadata={
-            "dagster/row_count": int(totals["lines"]),
             "dagster/column_lineage": REPORT_COLUMN_LINEAGE,
-            **totals_metadata(totals),
-            **quarantine_metadata(quarantined_billing_lines),
-            "csv": dg.MetadataValue.path(csv_path),
             "html": dg.MetadataValue.path(report_publisher.location(REPORT_HTML)),
-            "preview": dg.MetadataValue.md(markdown_table(preview, SEED_REPORT_COLUMNS)),
-            "by_company": dg.MetadataValue.md(markdown_table(by_company, SUMMARY_TABLE_COLUMNS)),
         },
     )
     yield reconciliation(totals, governed_sums(governed_billing_lines))

@@ -22,7 +22,7 @@ whether the schema changed, columns before and after, partitions, files crawled)
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -202,9 +202,11 @@ class AwsGlueCrawler(GlueCrawler):
         )
         return "updated"
 
-    def crawl(self, tables: list[str], billing_month: str | None = None) -> list[CrawlOutcome]:
-        if billing_month is not None and not MONTH_PATTERN.match(billing_month):
-            raise ValueError(f"billing_month must be YYYY-MM, got {billing_month!r}")
+    def crawl(self, tables: list[str], billing_months: Sequence[str] | None = None) -> list[CrawlOutcome]:
+        months = None if billing_months is None else sorted(set(billing_months))
+        bad = [m for m in months or [] if not MONTH_PATTERN.match(m)]
+        if bad:
+            raise ValueError(f"billing months must be YYYY-MM, got {bad}")
         client = self.catalog.glue_client()
         crawls = [
             _Crawl(table, self.crawler_name(table), self.catalog.get_table(table)) for table in tables
@@ -215,7 +217,7 @@ class AwsGlueCrawler(GlueCrawler):
         failed = [c for c in crawls if c.result.get("Status") != SUCCEEDED]
         if failed:
             raise GlueCrawlError("; ".join(_failure(c) for c in failed))
-        return [self._outcome(crawl, billing_month) for crawl in crawls]
+        return [self._outcome(crawl, months) for crawl in crawls]
 
     def _check_settings(self) -> None:
         missing = [
@@ -290,19 +292,20 @@ class AwsGlueCrawler(GlueCrawler):
         dg.get_dagster_logger().info(f"Glue crawler {crawl.name}: {last.get('Status')}")
         return True
 
-    def _outcome(self, crawl: _Crawl, billing_month: str | None) -> CrawlOutcome:
+    def _outcome(self, crawl: _Crawl, months: list[str] | None) -> CrawlOutcome:
+        """The table after the crawl; the counts of the months asked for (Glue crawls the
+        whole table whatever is asked), or of the whole table."""
         after = self.catalog.get_table(crawl.table)
         if after is None:  # nothing has landed under the table's folder yet
             return CrawlOutcome(table=crawl.table, version_id="", schema_changed=False)
         before_columns = _columns(crawl.before) if crawl.before else None
         columns = _columns(after)
-        months = {p["Values"][0]: p for p in self.catalog.get_partitions(crawl.table) if p["Values"]}
-        if billing_month is None:
-            partitions = sorted(months)
-            counted = after
-        else:
-            partitions = [billing_month] if billing_month in months else []
-            counted = months.get(billing_month, {})
+        crawled = {p["Values"][0]: p for p in self.catalog.get_partitions(crawl.table) if p["Values"]}
+        partitions = sorted(crawled) if months is None else [m for m in months if m in crawled]
+        month_counts = {m: _counts(crawled[m]) for m in partitions}
+        objects, records = _counts(after) if months is None else (
+            sum(c[0] for c in month_counts.values()), sum(c[1] for c in month_counts.values())
+        )
         return CrawlOutcome(
             table=crawl.table,
             version_id=after.get("VersionId", ""),
@@ -310,9 +313,16 @@ class AwsGlueCrawler(GlueCrawler):
             columns=columns,
             previous_columns=before_columns,
             partitions=partitions,
-            objects=int((counted.get("Parameters") or {}).get("objectCount", 0)),
-            records=int((counted.get("Parameters") or {}).get("recordCount", 0)),
+            objects=objects,
+            records=records,
+            month_counts=month_counts,
         )
+
+
+def _counts(table_or_partition: Mapping[str, Any]) -> tuple[int, int]:
+    """(files, records) as the crawler counted them (``objectCount``, ``recordCount``)."""
+    parameters = table_or_partition.get("Parameters") or {}
+    return int(parameters.get("objectCount", 0)), int(parameters.get("recordCount", 0))
 
 
 def _columns(table: Mapping[str, Any]) -> list[dict]:

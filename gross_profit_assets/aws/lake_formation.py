@@ -722,23 +722,24 @@ class AwsLakeFormation(LakeFormation):
         """Make Lake Formation hold the policy file's grants; returns what was changed."""
         return self.reconciler().apply()
 
-    def authorize(self, table: str, columns: Sequence[str], partition: str | None = None) -> ReadGrant:
-        """Decide a read of ``columns`` of ``table`` from the principal's live grants, log the
-        decision, and return the grant or raise :class:`AccessDenied`."""
+    def authorize(self, table: str, columns: Sequence[str], partitions: Sequence[str] = ()) -> ReadGrant:
+        """Decide a read of ``columns`` of ``table`` (of its ``partitions``, or all of it) from
+        the principal's live grants, log the decision (a line per partition), and return the
+        grant or raise :class:`AccessDenied`."""
         log = dg.get_dagster_logger()
         try:
             grant = self._live_policy(table).authorize(
                 self.principal, table, SELECT, list(columns), database=self.database
             )
         except (AccessDenied, PolicyError) as exc:
-            self._audit(log, table, columns, partition, allowed=False, reason=str(exc))
+            self._audit(log, table, columns, partitions, allowed=False, reason=str(exc))
             raise
         except ClientError as exc:
             reason = (
                 f"could not read the Lake Formation grants of {self.principal_arn} on "
                 f"{self.database}.{table}, so the read is refused: {exc}"
             )
-            self._audit(log, table, columns, partition, allowed=False, reason=reason)
+            self._audit(log, table, columns, partitions, allowed=False, reason=reason)
             raise AccessDenied(
                 reason,
                 principal=self.principal,
@@ -747,7 +748,7 @@ class AwsLakeFormation(LakeFormation):
                 permission=SELECT,
                 denied_columns=list(columns),
             ) from exc
-        self._audit(log, table, columns, partition, allowed=True, reason=grant.reason)
+        self._audit(log, table, columns, partitions, allowed=True, reason=grant.reason)
         return grant
 
     def governed_read(
@@ -755,9 +756,9 @@ class AwsLakeFormation(LakeFormation):
         table: str,
         frame: DataFrame,
         columns: list[str],
-        partition: str | None = None,
+        partitions: Sequence[str] = (),
     ) -> DataFrame:
-        return apply_read_grant(frame, self.authorize(table, columns, partition), columns)
+        return apply_read_grant(frame, self.authorize(table, columns, partitions), columns)
 
     def _live_policy(self, table: str) -> LakeFormationPolicy:
         """The principal's live grants on ``table``, as a policy the local rules can decide."""
@@ -801,17 +802,18 @@ class AwsLakeFormation(LakeFormation):
             source=f"Lake Formation grants of {self.principal_arn}",
         )
 
-    def _audit(self, log, table, columns, partition, *, allowed: bool, reason: str) -> None:
-        entry = {
-            "principal": self.principal,
-            "principal_arn": self.principal_arn,
-            "action": SELECT,
-            "database": self.database,
-            "table": table,
-            "columns": list(columns),
-            "partition": partition,
-            "allowed": allowed,
-            "reason": reason,
-        }
-        line = "Lake Formation governed read: " + json.dumps(entry, separators=(",", ":"))
-        (log.info if allowed else log.warning)(line)
+    def _audit(self, log, table, columns, partitions, *, allowed: bool, reason: str) -> None:
+        for partition in partitions or [None]:
+            entry = {
+                "principal": self.principal,
+                "principal_arn": self.principal_arn,
+                "action": SELECT,
+                "database": self.database,
+                "table": table,
+                "columns": list(columns),
+                "partition": partition,
+                "allowed": allowed,
+                "reason": reason,
+            }
+            line = "Lake Formation governed read: " + json.dumps(entry, separators=(",", ":"))
+            (log.info if allowed else log.warning)(line)

@@ -45,6 +45,10 @@ class S3ReportPublisher(ReportPublisher):
     def location(self, name: str) -> str:
         return f"s3://{self.bucket}/{self.key(name)}"
 
+    def read_start(self, name: str, size: int) -> bytes:
+        response = self._s3().get_object(Bucket=self.bucket, Key=self.key(name), Range=f"bytes=0-{size - 1}")
+        return response["Body"].read()
+
     def publish_csv(self, frame, name: str) -> str:
         s3 = self._s3()
         staging = f"{self.prefix}{STAGING}{uuid.uuid4().hex}/"

@@ -3,19 +3,21 @@
 S3 has no rename, so the local IO manager's "write beside, then swap in" becomes "write to a
 fresh prefix, then move the pointer":
 
-1. every write goes to a prefix nobody reads yet:
-   ``s3://<lake>/<prefix><table>/billing_month=YYYY-MM/write-<UTC time>-<random>/part-*.parquet``
-   (``.../<table>/write-.../`` for an unpartitioned table);
-2. only when Spark reports the write complete does the Glue Data Catalog point at it: the
-   partition's ``StorageDescriptor.Location`` (one ``CreatePartition``/``UpdatePartition`` call),
-   or the table's location for an unpartitioned table. Athena, QuickSight (through Athena) and this
-   IO manager's ``load_input`` read only what Glue points at, so a reader sees the old write or
-   the new one, never a mix;
-3. writes older than the one just replaced are deleted. The replaced write itself is kept, so a
-   query that started before the switch can finish; the next write retires it.
+1. every write goes to a prefix nobody reads yet, one folder per month it carries:
+   ``s3://<lake>/<prefix><table>/write-<UTC time>-<random>/billing_month=YYYY-MM/part-*.parquet``
+   (``.../<table>/write-.../part-*.parquet`` for an unpartitioned table); a run of several
+   months writes them all in one Spark write;
+2. only when Spark reports the write complete does the Glue Data Catalog point at it: each
+   partition's ``StorageDescriptor.Location`` (one ``CreatePartition``/``UpdatePartition`` call
+   per month), or the table's location for an unpartitioned table. Athena, QuickSight (through
+   Athena) and this IO manager's ``load_input`` read only what Glue points at, so a reader sees
+   a month's old write or its new one, never a mix;
+3. for each month, writes older than the one just replaced are deleted (that month's folder of
+   them). The replaced write itself is kept, so a query that started before the switch can
+   finish; the next write retires it.
 
-A failed write moves no pointer: the previous partition stays readable, and the partial prefix
-is deleted (best effort; one left behind is unreachable and retired by a later write).
+A failed write moves no pointer: every previous partition stays readable, and the partial
+prefix is deleted (best effort; one left behind is unreachable and retired by a later write).
 
 The governed lines, the quarantine, the report and the summary are each a Glue table (Parquet,
 ``EXTERNAL_TABLE``, partitioned by ``billing_month`` where the asset is), so Athena and
@@ -113,9 +115,10 @@ class S3ParquetIOManager(dg.ConfigurableIOManager):
         """Key prefix of the asset's table, ending in ``/``."""
         return f"{self.prefix}{'/'.join(asset_key.path)}/"
 
-    def partition_key_prefix(self, asset_key: dg.AssetKey, partition: str | None) -> str:
-        table = self.table_key(asset_key)
-        return f"{table}{PARTITION_KEY}={partition}/" if partition else table
+    @staticmethod
+    def month_folder(month: str) -> str:
+        """A month's folder inside a write prefix."""
+        return f"{PARTITION_KEY}={month}/"
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
@@ -128,21 +131,17 @@ class S3ParquetIOManager(dg.ConfigurableIOManager):
 
     # --- the Glue pointers ---------------------------------------------------------------------
 
-    def current_location(self, asset_key: dg.AssetKey, partition: str | None) -> str | None:
-        """Where Glue points readers for the partition (or the unpartitioned table), if anywhere."""
+    def table_location(self, asset_key: dg.AssetKey) -> str | None:
+        """Where Glue points readers of an unpartitioned table, if it was ever written."""
         glue = self._glue()
-        table = glue_table_name(asset_key)
         try:
-            if partition is None:
-                found = glue.get_table(DatabaseName=self.glue_database, Name=table)["Table"]
-                location = found["StorageDescriptor"].get("Location", "")
-                return location if _WRITE_ID.search(location) else None  # never written yet
-            found = glue.get_partition(DatabaseName=self.glue_database, TableName=table, PartitionValues=[partition])
-            return found["Partition"]["StorageDescriptor"]["Location"]
+            found = glue.get_table(DatabaseName=self.glue_database, Name=glue_table_name(asset_key))["Table"]
         except ClientError as error:
             if _not_found(error):
                 return None
             raise
+        location = found["StorageDescriptor"].get("Location", "")
+        return location if _WRITE_ID.search(location) else None  # never written yet
 
     def partition_locations(self, asset_key: dg.AssetKey, partitions: list[str]) -> dict[str, str]:
         """``{partition: location}`` of the partitions Glue knows, in one call per thousand."""
@@ -245,59 +244,99 @@ class S3ParquetIOManager(dg.ConfigurableIOManager):
                     names.append(name)
         return sorted(names)
 
-    def retire_writes(self, container_prefix: str, current: str, replaced: str | None) -> list[str]:
-        """Delete the writes older than the one just replaced (the replaced one stays for the
-        queries still reading it; a write newer than ``current`` belongs to someone else)."""
+    def retire_writes(self, table_prefix: str, current: str, replaced: str | None, folder: str = "") -> list[str]:
+        """Delete ``folder`` (a month's, or all of it) of the writes older than the one just
+        replaced (the replaced one stays for the queries still reading it; a write newer than
+        ``current`` belongs to someone else). Returns the retired ``<write>/<folder>`` prefixes."""
         if replaced is None:
             return []
-        retired = [w for w in self.write_ids(container_prefix) if w < replaced and w != current]
+        retired = [w for w in self.write_ids(table_prefix) if w < replaced and w != current]
         for write_id in retired:
-            self.delete_prefix(f"{container_prefix}{write_id}/")
-        return retired
+            self.delete_prefix(f"{table_prefix}{write_id}/{folder}")
+            if folder and not self.written_months(f"{table_prefix}{write_id}/"):
+                self.delete_prefix(f"{table_prefix}{write_id}/")  # its last month: the rest (_SUCCESS) too
+        return [f"{w}/{folder}" for w in retired]
+
+    def written_months(self, write_prefix: str) -> set[str]:
+        """The ``billing_month=`` folders a write produced."""
+        s3 = self._s3()
+        months = set()
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=write_prefix, Delimiter="/"
+        ):
+            for common in page.get("CommonPrefixes", []):
+                name, sep, month = common["Prefix"][len(write_prefix):].rstrip("/").partition("=")
+                if sep and name == PARTITION_KEY:
+                    months.add(month)
+        return months
 
     # --- the IO manager -----------------------------------------------------------------------
 
     def handle_output(self, context: dg.OutputContext, obj: DataFrame) -> None:
-        partition = context.partition_key if context.has_asset_partitions else None
         asset_key = context.asset_key
-        container = self.partition_key_prefix(asset_key, partition)
+        table = self.table_key(asset_key)
         write_id = new_write_id()
-        location = self.uri(f"{container}{write_id}/")
-        data = obj.drop(PARTITION_KEY) if partition else obj  # Glue's partition value carries it
-        replaced = self.current_location(asset_key, partition)
+        write_prefix = f"{table}{write_id}/"
+        months = sorted(context.asset_partition_keys) if context.has_asset_partitions else []
         try:
-            self.transfer.write_parquet(data, location)
+            if months:
+                replaced = self.partition_locations(asset_key, months)
+                self._write_months(obj, write_prefix, months)
+            else:
+                replaced = {None: location} if (location := self.table_location(asset_key)) else {}
+                self.transfer.write_parquet(obj, self.uri(write_prefix))
         except BaseException:
             # Nothing points here; a partial write left behind is retired by a later write.
             with contextlib.suppress(Exception):
-                self.delete_prefix(f"{container}{write_id}/")
+                self.delete_prefix(write_prefix)
             raise
-        columns = glue_columns(data)
         description = _asset_description(context)
-        if partition is None:
+        retired: list[str] = []
+        if not months:
+            columns = glue_columns(obj)
             # The table's own location is the pointer of an unpartitioned table.
-            self.register_table(asset_key, description, columns, partitioned=False, location=location)
+            self.register_table(asset_key, description, columns, partitioned=False, location=self.uri(write_prefix))
+            retired = self.retire_writes(table, write_id, _write_id_of(replaced.get(None)))
         else:
+            columns = glue_columns(obj.drop(PARTITION_KEY))  # Glue's partition value carries it
             self.register_table(asset_key, description, columns, partitioned=True)
-            self.point_partition(asset_key, partition, columns, location, write_id, replacing=replaced is not None)
-        replaced_id = _write_id_of(replaced)
-        retired = self.retire_writes(container, write_id, replaced_id)
+            for month in months:
+                location = self.uri(f"{write_prefix}{self.month_folder(month)}")
+                self.point_partition(asset_key, month, columns, location, write_id, replacing=month in replaced)
+            for month in months:
+                retired += self.retire_writes(table, write_id, _write_id_of(replaced.get(month)), self.month_folder(month))
+        # One month's location, or the write's when it carried several months.
+        path = self.uri(write_prefix + (self.month_folder(months[0]) if len(months) == 1 else ""))
         context.add_output_metadata(
             {
-                "path": dg.MetadataValue.path(location),
+                "path": dg.MetadataValue.path(path),
                 "glue_table": f"{self.glue_database}.{glue_table_name(asset_key)}",
-                "replaced_location": replaced or "",
+                "replaced_location": ", ".join(sorted(replaced.values())),
                 "retired_writes": dg.MetadataValue.json(retired),
                 "dagster/column_schema": column_schema(obj),
             }
         )
+
+    def _write_months(self, frame: DataFrame, write_prefix: str, months: list[str]) -> None:
+        """``frame`` under ``write_prefix``, one folder per month of ``months`` (a month without
+        rows gets an empty Parquet file with the schema). Rows of any other month fail the write:
+        they have no partition to go to, and dropping them would lose lines."""
+        self.transfer.write_parquet(frame, self.uri(write_prefix), partition_by=PARTITION_KEY)
+        written = self.written_months(write_prefix)
+        unexpected = sorted(written - set(months))
+        if unexpected:
+            raise dg.Failure(f"rows for {PARTITION_KEY} {unexpected} in a write of {months}: nothing was replaced")
+        empty = frame.drop(PARTITION_KEY).limit(0)
+        for month in months:
+            if month not in written:
+                self.transfer.write_parquet(empty, self.uri(f"{write_prefix}{self.month_folder(month)}"))
 
     def load_input(self, context: dg.InputContext) -> DataFrame:
         spark = self.pyspark.spark_session
         asset_key = context.asset_key
         name = f"{self.glue_database}.{glue_table_name(asset_key)}"
         if not context.has_asset_partitions:
-            location = self.current_location(asset_key, None)
+            location = self.table_location(asset_key)
             if location is None:
                 raise dg.Failure(f"{asset_key.to_user_string()} was never materialized: Glue table {name} has no data")
             return self.transfer.read_parquet(spark, location)

@@ -39,8 +39,10 @@ class SparkS3Transfer(dg.ConfigurableResource, ABC):
     """Spark writing a DataFrame under an ``s3://`` prefix, and reading one back."""
 
     @abstractmethod
-    def write_parquet(self, frame: DataFrame, uri: str) -> None:
-        """Write ``frame`` as Parquet files under the (fresh, empty) prefix ``uri``."""
+    def write_parquet(self, frame: DataFrame, uri: str, partition_by: str | None = None) -> None:
+        """Write ``frame`` as Parquet files under the (fresh, empty) prefix ``uri``; with
+        ``partition_by``, in one ``<column>=<value>/`` folder per value of that column (which
+        the files then do not hold)."""
 
     @abstractmethod
     def read_parquet(self, spark: SparkSession, uri: str) -> DataFrame:
@@ -55,8 +57,9 @@ class EmrfsTransfer(SparkS3Transfer):
     """Spark on EMR: ``s3://`` is EMRFS, and encryption at rest is the cluster's security
     configuration plus the buckets' default encryption (``deploy/aws/storage.yaml``)."""
 
-    def write_parquet(self, frame: DataFrame, uri: str) -> None:
-        frame.write.mode("errorifexists").parquet(uri)
+    def write_parquet(self, frame: DataFrame, uri: str, partition_by: str | None = None) -> None:
+        writer = frame.write.mode("errorifexists")
+        (writer.partitionBy(partition_by) if partition_by else writer).parquet(uri)
 
     def read_parquet(self, spark: SparkSession, uri: str) -> DataFrame:
         return spark.read.parquet(uri)

@@ -45,23 +45,24 @@ class LocalGlueCrawler(GlueCrawler):
     object_store: ObjectStore
     catalog: LocalGlueCatalog
 
-    def crawl(self, tables: list[str], billing_month: str | None = None) -> list[CrawlOutcome]:
-        if billing_month is not None and not MONTH_PATTERN.match(billing_month):
-            raise ValueError(f"billing_month must be YYYY-MM, got {billing_month!r}")
-        return [self._crawl_table(table, billing_month) for table in tables]
+    def crawl(self, tables: list[str], billing_months: Sequence[str] | None = None) -> list[CrawlOutcome]:
+        months = None if billing_months is None else sorted(set(billing_months))
+        bad = [m for m in months or [] if not MONTH_PATTERN.match(m)]
+        if bad:
+            raise ValueError(f"billing months must be YYYY-MM, got {bad}")
+        return [self._crawl_table(table, months) for table in tables]
 
-    def _crawl_table(self, table: str, billing_month: str | None) -> CrawlOutcome:
-        scans = [self._scan(info) for info in self._objects(table, billing_month)]
+    def _crawl_table(self, table: str, months: list[str] | None) -> CrawlOutcome:
+        scans = [self._scan(info) for info in self._objects(table, months)]
         if not scans:
             return _unchanged(table, self.catalog.get_table(table))
 
-        month_crawl = billing_month is not None
         updated, created = self.catalog.put_table(
             table,
             _schema_of(scans),
             self.object_store.uri(f"{table}/"),
-            self._table_parameters(table, scans, billing_month),
-            merge=month_crawl,  # a month crawl never drops columns other months have
+            self._table_parameters(table, scans, months),
+            merge=months is not None,  # a month crawl never drops columns other months have
         )
         partitions = _by_month(scans)
         for month, month_scans in partitions.items():
@@ -81,16 +82,16 @@ class LocalGlueCrawler(GlueCrawler):
             partitions=list(partitions),
             objects=len(scans),
             records=sum(s.records for s in scans),
+            month_counts={m: (len(ms), sum(s.records for s in ms)) for m, ms in partitions.items()},
         )
 
-    def _objects(self, table: str, billing_month: str | None) -> list[ObjectInfo]:
-        """Data files under the table (or one month) prefix; hidden files and folder markers
-        are not data."""
-        prefix = f"{table}/"
-        if billing_month is not None:
-            prefix += f"{PARTITION_KEY}={billing_month}/"
+    def _objects(self, table: str, months: list[str] | None) -> list[ObjectInfo]:
+        """Data files under the table prefix (or its months' prefixes); hidden files and folder
+        markers are not data."""
+        prefixes = [f"{table}/"] if months is None else [f"{table}/{PARTITION_KEY}={m}/" for m in months]
         return [
             info
+            for prefix in prefixes
             for info in self.object_store.list_objects(prefix)
             if not info.key.endswith("/")
             and not any(part.startswith(".") for part in info.key.split("/"))
@@ -106,14 +107,14 @@ class LocalGlueCrawler(GlueCrawler):
         return FileScan(info.key, _billing_month_of(info.key), info.size, schema, records)
 
     def _table_parameters(
-        self, table: str, scans: list[FileScan], billing_month: str | None
+        self, table: str, scans: list[FileScan], months: list[str] | None
     ) -> dict[str, str]:
         """Table parameters; a month crawl counts the other months from their partitions so
         ``objectCount``/``recordCount``/``sizeKey`` keep describing the whole table."""
         totals = _totals(scans)
-        if billing_month is not None:
+        if months is not None:
             for partition in self.catalog.get_partitions(table):
-                if partition["Values"] != [billing_month]:
+                if partition["Values"][0] not in months:
                     for name in _COUNT_PARAMETERS:
                         totals[name] += int(partition["Parameters"].get(name, 0))
         return _csv_parameters(scans, totals)

@@ -8,6 +8,7 @@ Table definitions are plain dicts in the shape of Glue's ``GetTable`` response (
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -27,6 +28,8 @@ class CrawlOutcome:
     partitions: list[str] = field(default_factory=list)  # billing_month values crawled
     objects: int = 0  # files crawled
     records: int = 0  # data rows in them, estimated as Glue's ``recordCount`` is
+    # The same two counts per billing month crawled: {"2023-07": (files, records)}
+    month_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 class GlueCatalog(dg.ConfigurableResource, ABC):
@@ -51,5 +54,6 @@ class GlueCrawler(dg.ConfigurableResource, ABC):
     """Discovers the schema of landed CSV files and writes it to the catalog."""
 
     @abstractmethod
-    def crawl(self, tables: list[str], billing_month: str | None = None) -> list[CrawlOutcome]:
-        """Crawl ``tables`` (prefixes of the landing bucket), all partitions or one month."""
+    def crawl(self, tables: list[str], billing_months: Sequence[str] | None = None) -> list[CrawlOutcome]:
+        """Crawl ``tables`` (prefixes of the landing bucket): every partition, or the given
+        billing months (the outcome then counts those months only)."""

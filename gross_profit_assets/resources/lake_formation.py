@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from importlib import resources
 
 import dagster as dg
@@ -55,10 +56,11 @@ class LakeFormation(dg.ConfigurableResource, ABC):
         table: str,
         frame: DataFrame,
         columns: list[str],
-        partition: str | None = None,
+        partitions: Sequence[str] = (),
     ) -> DataFrame:
-        """``frame`` (the whole of ``table``, or one ``partition`` of it) reduced to the rows
-        and ``columns`` the principal may SELECT; raises ``AccessDenied`` otherwise."""
+        """``frame`` (the whole of ``table``, or its ``partitions``) reduced to the rows and
+        ``columns`` the principal may SELECT; raises ``AccessDenied`` otherwise. The decision
+        is audited once per partition read."""
 
 
 class LocalLakeFormation(LakeFormation):
@@ -82,7 +84,7 @@ class LocalLakeFormation(LakeFormation):
         table: str,
         frame: DataFrame,
         columns: list[str],
-        partition: str | None = None,
+        partitions: Sequence[str] = (),
     ) -> DataFrame:
         audit = AuditLog(self.audit_log_path)
         try:
@@ -91,9 +93,9 @@ class LocalLakeFormation(LakeFormation):
             )
         except (AccessDenied, PolicyError) as exc:
             # Fail closed, and leave a trace: an unreadable policy denies like a missing grant.
-            self._record(audit, table, columns, partition, allowed=False, reason=str(exc))
+            self._record(audit, table, columns, partitions, allowed=False, reason=str(exc))
             raise
-        self._record(audit, table, columns, partition, allowed=True, reason=grant.reason)
+        self._record(audit, table, columns, partitions, allowed=True, reason=grant.reason)
         return apply_read_grant(frame, grant, columns)
 
     def _policy(self) -> LakeFormationPolicy:
@@ -104,18 +106,19 @@ class LocalLakeFormation(LakeFormation):
         audit: AuditLog,
         table: str,
         columns: list[str],
-        partition: str | None,
+        partitions: Sequence[str],
         *,
         allowed: bool,
         reason: str,
     ) -> None:
-        audit.record(
-            principal=self.principal,
-            database=self.database,
-            table=table,
-            permission=SELECT,
-            columns=columns,
-            allowed=allowed,
-            reason=reason,
-            partition=partition,
-        )
+        for partition in partitions or [None]:
+            audit.record(
+                principal=self.principal,
+                database=self.database,
+                table=table,
+                permission=SELECT,
+                columns=columns,
+                allowed=allowed,
+                reason=reason,
+                partition=partition,
+            )

@@ -41,6 +41,7 @@ from gross_profit_assets.engine import (
     F,
     Window,
     broadcast,
+    cluster_by,
     try_cast,
 )
 
@@ -72,19 +73,31 @@ def _text(name: str) -> Column:
 
 
 def _decimal(text: Column, shape: tuple[int, int]) -> Column:
-    """``text`` as DECIMAL(shape), or null when it is not a number or would lose digits."""
-    exact = try_cast(text, "decimal(38,18)")
+    """``text`` as DECIMAL(shape), or null when it is not a number or would lose digits.
+
+    A cast to the shape rounds what does not fit, so a value with more decimals than the
+    shape has is parsed a second time at a wide scale and must come out the same. Only text
+    with more characters after its point than the shape's decimals (or an exponent) can have
+    more decimals: the plain amounts, nearly all of them, are parsed once."""
     fitted = try_cast(text, f"decimal({shape[0]},{shape[1]})")
-    return F.when(exact == fitted, fitted)
+    point = F.instr(text, ".")
+    plain = ((point == 0) | (F.length(text) - point <= shape[1])) & ~F.lower(text).contains("e")
+    return F.when(plain, fitted).when(try_cast(text, "decimal(38,18)") == fitted, fitted)
 
 
-def _date(text: Column, pattern: str) -> Column:
-    # try_to_date is try_to_timestamp cast to a date in Spark; SQLFrame only has the latter.
-    return F.try_to_timestamp(text, F.lit(pattern)).cast("date")
-
-
-def _iso_or_slashed_date(text: Column) -> Column:
-    return F.coalesce(_date(text, "yyyy-MM-dd"), _date(text, "yyyy/MM/dd"))
+def _iso_date_text(text: Column) -> Column:
+    """``YYYY-MM-DD`` text, or null when ``text`` is not ``YYYY-MM-DD`` or ``YYYY/MM/DD``
+    (one separator throughout, four-digit year first). A shape check and a slash swap instead
+    of date patterns: the cast that follows is Spark's (and DuckDB's) own fast ISO parser."""
+    separator = F.substring(text, 5, 1)
+    shaped = (
+        (F.length(text) == 10)
+        & F.substring(text, 1, 1).between("0", "9")
+        & separator.isin("-", "/")
+        & (F.substring(text, 8, 1) == separator)
+    )
+    # Only slashed dates are rewritten: translate() costs every row a map lookup per character.
+    return F.when(shaped & (separator == "-"), text).when(shaped, F.translate(text, "/", "-"))
 
 
 def _reason(condition: Column, code: str) -> Column:
@@ -96,117 +109,111 @@ def _reasons(*reasons: Column) -> Column:
     return F.array_compact(F.array(*reasons))
 
 
-def parse_billing_lines(billing: DataFrame) -> DataFrame:
-    """Typed bill lines, the raw text kept beside them, and what is wrong with each line itself."""
-    text = {name: _text(name) for name in BILLING.column_names}
-    parsed = {
-        "id": try_cast(text["id"], "bigint"),
-        "bill_date": _iso_or_slashed_date(text["bill_date"]),
-        "bill_amount": _decimal(text["bill_amount"], AMOUNT_DECIMAL),
-        "currency": F.upper(text["currency"]),
-    }
-    missing = reduce(or_, [value.isNull() for value in text.values()])
-    reasons = _reasons(
-        _reason(missing, "missing_required_value"),
-        _reason(text["id"].isNotNull() & parsed["id"].isNull(), "invalid_id"),
-        _reason(text["bill_date"].isNotNull() & parsed["bill_date"].isNull(), "invalid_bill_date"),
-        _reason(
-            text["bill_amount"].isNotNull() & parsed["bill_amount"].isNull(), "invalid_bill_amount"
-        ),
-        _reason(
-            F.date_format(parsed["bill_date"], "yyyy-MM") != F.col(PARTITION_KEY),
-            "bill_date_outside_billing_month",
-        ),
-        _reason(~parsed["currency"].isin(*sorted(ISO_4217_CURRENCIES)), "unknown_currency"),
-    )
+# What a bill line is matched on, trimmed and typed once, before the join.
+MATCH_ID, MATCH_ITEM, MATCH_CURRENCY = "match_id", "match_item_sold", "match_currency"
+
+
+def match_keys(billing: DataFrame) -> DataFrame:
+    """The landed bill lines as they are (text), plus what they are matched on: the id as a
+    number, the item and the currency code. Only this narrow text row crosses the units join's
+    shuffle; parsing the rest waits until after it."""
     return billing.select(
         *LINEAGE_COLUMNS,
-        F.struct(*[F.col(c) for c in BILLING.column_names]).alias("raw"),
-        *[parsed.get(c, text[c]).alias(c) for c in BILLING.column_names],
-        reasons.alias("reason_codes"),
-    )
-
-
-def flag_duplicate_lines(lines: DataFrame) -> DataFrame:
-    """The second and later occurrences of (id, item_sold) in one file are ``duplicate_line``.
-
-    The first occurrence is kept: a re-sent line must not count twice, and quarantining both
-    would hide a real sale.
-    """
-    # A file holds one billing month, so adding the month changes no group; it lets the window
-    # reuse the partitioning of the units join on (month, id, item_sold) instead of shuffling
-    # every line again.
-    occurrence = Window.partitionBy(PARTITION_KEY, SOURCE_FILE, "id", "item_sold").orderBy(LINE_NUMBER)
-    repeated = F.col("id").isNotNull() & (F.row_number().over(occurrence) > 1)
-    return lines.withColumn(
-        "reason_codes",
-        # concat, not array_union: the codes of the two arrays never overlap, and a union
-        # builds a hash set for every line.
-        F.concat(F.col("reason_codes"), _reasons(_reason(repeated, "duplicate_line"))),
+        *BILLING.column_names,
+        try_cast(_text("id"), "bigint").alias(MATCH_ID),
+        _text("item_sold").alias(MATCH_ITEM),
+        F.upper(_text("currency")).alias(MATCH_CURRENCY),
     )
 
 
 def index_units_sold(units: DataFrame) -> DataFrame:
-    """One row per (billing_month, id, item_sold) with how many units records claim it."""
+    """One row per (billing_month, id, item_sold): how many units records claim it, and the
+    units sold (null when not a whole number; meaningful only for a single record).
+
+    Counted with a window over the match key rather than grouped: a units file has one record
+    per bill line, so a pre-shuffle partial aggregate would reduce nothing and hash every
+    record for it; the window needs the records clustered and sorted by the match key, which
+    the join with the bill lines then uses as it is."""
+    keyed = units.select(
+        PARTITION_KEY,
+        try_cast(_text("company_id"), "bigint").alias(MATCH_ID),
+        _text("item_type").alias(MATCH_ITEM),
+        try_cast(_text("units_sold"), "bigint").alias("units_sold"),
+    )
+    per_key = Window.partitionBy(PARTITION_KEY, MATCH_ID, MATCH_ITEM)
     return (
-        units.select(
-            PARTITION_KEY,
-            try_cast(_text("company_id"), "bigint").alias("id"),
-            _text("item_type").alias("item_sold"),
-            _text("units_sold").alias("units_text"),
+        keyed.select(
+            "*",
+            F.count(F.lit(1)).over(per_key).alias("units_records"),
+            F.row_number().over(per_key.orderBy("units_sold")).alias("_record"),
         )
-        .groupBy(PARTITION_KEY, "id", "item_sold")
-        .agg(F.count(F.lit(1)).alias("units_records"), F.min("units_text").alias("units_text"))
+        .where(F.col("_record") == 1)
+        .drop("_record")
     )
 
 
 def index_production_costs(costs: DataFrame) -> DataFrame:
-    """One row per (billing_month, item_sold) with how many cost records claim it."""
+    """One row per (billing_month, item_sold): how many cost records claim it, and the cost
+    per unit (null when not a number of the contract's shape)."""
     return (
         costs.select(
             PARTITION_KEY,
-            _text("item").alias("item_sold"),
-            _text("cost_per_unit_usd").alias("cost_text"),
+            _text("item").alias(MATCH_ITEM),
+            _decimal(_text("cost_per_unit_usd"), UNIT_COST_DECIMAL).alias("cost_per_unit_usd"),
         )
-        .groupBy(PARTITION_KEY, "item_sold")
-        .agg(F.count(F.lit(1)).alias("cost_records"), F.min("cost_text").alias("cost_text"))
+        .groupBy(PARTITION_KEY, MATCH_ITEM)
+        .agg(F.count(F.lit(1)).alias("cost_records"), F.min("cost_per_unit_usd").alias("cost_per_unit_usd"))
     )
 
 
 def index_fx_rates(fx_rates: DataFrame) -> DataFrame:
-    """One row per (month, currency) with how many rates claim it; the row's own month wins."""
+    """One row per (month, currency): how many rates claim it, and the rate (null when not a
+    number of the contract's shape); the row's own month wins."""
     return (
         fx_rates.select(
             F.coalesce(_text("month"), F.col(PARTITION_KEY)).alias(PARTITION_KEY),
-            F.upper(_text("currency")).alias("currency"),
-            _text("rate_to_usd").alias("rate_text"),
+            F.upper(_text("currency")).alias(MATCH_CURRENCY),
+            _decimal(_text("rate_to_usd"), FX_RATE_DECIMAL).alias("fx_rate"),
         )
-        .groupBy(PARTITION_KEY, "currency")
-        .agg(F.count(F.lit(1)).alias("fx_records"), F.min("rate_text").alias("rate_text"))
+        .groupBy(PARTITION_KEY, MATCH_CURRENCY)
+        .agg(F.count(F.lit(1)).alias("fx_records"), F.min("fx_rate").alias("fx_rate"))
     )
 
 
-def assess_billing_lines(
-    billing: DataFrame, units: DataFrame, costs: DataFrame, fx_rates: DataFrame
-) -> DataFrame:
-    """Every bill line, joined to its units, cost and rate, with money computed where it can be
-    and every reason it cannot."""
-    lines = parse_billing_lines(billing)
-    joined = flag_duplicate_lines(
-        lines.join(index_units_sold(units), on=[PARTITION_KEY, "id", "item_sold"], how="left")
-        .join(broadcast(index_production_costs(costs)), on=[PARTITION_KEY, "item_sold"], how="left")
-        .join(broadcast(index_fx_rates(fx_rates)), on=[PARTITION_KEY, "currency"], how="left")
-    )
-    units_sold = try_cast(F.col("units_text"), "bigint")
-    cost = _decimal(F.col("cost_text"), UNIT_COST_DECIMAL)
-    is_usd = F.col("currency") == BASE_CURRENCY
+def repeated_in_file() -> Column:
+    """True for the second and later occurrences of (id, item_sold) in one file.
+
+    The first occurrence is kept: a re-sent line must not count twice, and quarantining both
+    would hide a real sale. The window is keyed by the units join's key first (month, id, item;
+    a file holds one month), so that the lines, clustered by that key (``cluster_by``), are
+    sorted once for both the window and the join.
+    """
+    occurrence = Window.partitionBy(PARTITION_KEY, MATCH_ID, MATCH_ITEM, SOURCE_FILE).orderBy(LINE_NUMBER)
+    return F.col(MATCH_ID).isNotNull() & (F.row_number().over(occurrence) > 1)
+
+
+def line_reasons(text: dict[str, Column], bill_date: Column, bill_amount: Column) -> list[Column]:
+    """What is wrong with a bill line itself, whatever it is matched to."""
+    missing = reduce(or_, [value.isNull() for value in text.values()])
+    return [
+        _reason(missing, "missing_required_value"),
+        _reason(text["id"].isNotNull() & F.col(MATCH_ID).isNull(), "invalid_id"),
+        _reason(text["bill_date"].isNotNull() & bill_date.isNull(), "invalid_bill_date"),
+        _reason(text["bill_amount"].isNotNull() & bill_amount.isNull(), "invalid_bill_amount"),
+        _reason(
+            bill_date.isNotNull() & (F.substring(_iso_date_text(text["bill_date"]), 1, 7) != F.col(PARTITION_KEY)),
+            "bill_date_outside_billing_month",
+        ),
+        _reason(~F.col(MATCH_CURRENCY).isin(*sorted(ISO_4217_CURRENCIES)), "unknown_currency"),
+    ]
+
+
+def lookup_reasons(units_sold: Column, cost: Column, rate: Column) -> list[Column]:
+    """What stops a line from being priced: its units, production cost and FX rate."""
     # An unknown currency is unknown_currency alone: looking up its FX rate means nothing.
-    needs_fx = ~is_usd & F.col("currency").isin(*sorted(ISO_4217_CURRENCIES))
-    rate = F.when(is_usd, F.lit(1).cast(DecimalType(*FX_RATE_DECIMAL))).otherwise(
-        _decimal(F.col("rate_text"), FX_RATE_DECIMAL)
-    )
+    needs_fx = (F.col(MATCH_CURRENCY) != BASE_CURRENCY) & F.col(MATCH_CURRENCY).isin(*sorted(ISO_4217_CURRENCIES))
     single = {name: F.col(name) == 1 for name in ("units_records", "cost_records", "fx_records")}
-    lookup_reasons = _reasons(
+    return [
         _reason(F.col("units_records").isNull(), "missing_units"),
         _reason(F.col("units_records") > 1, "ambiguous_units"),
         _reason(single["units_records"] & units_sold.isNull(), "invalid_units_sold"),
@@ -217,15 +224,54 @@ def assess_billing_lines(
         _reason(needs_fx & F.col("fx_records").isNull(), "missing_fx_rate"),
         _reason(needs_fx & (F.col("fx_records") > 1), "ambiguous_fx_rate"),
         _reason(needs_fx & single["fx_records"] & rate.isNull(), "missing_fx_rate"),
+    ]
+
+
+def assess_billing_lines(
+    billing: DataFrame, units: DataFrame, costs: DataFrame, fx_rates: DataFrame
+) -> DataFrame:
+    """Every bill line, joined to its units, cost and rate, with money computed where it can be
+    and every reason it cannot. The raw text is kept only for lines with a reason (the
+    quarantine shows it); the others carry their typed values alone."""
+    match = [PARTITION_KEY, MATCH_ID, MATCH_ITEM]
+    lines = cluster_by(match_keys(billing), *match)
+    flagged = (
+        lines.select("*", repeated_in_file().alias("repeated_in_file"))
+        .join(index_units_sold(units), on=match, how="left")
+        .join(broadcast(index_production_costs(costs)), on=[PARTITION_KEY, MATCH_ITEM], how="left")
+        .join(broadcast(index_fx_rates(fx_rates)), on=[PARTITION_KEY, MATCH_CURRENCY], how="left")
     )
-    assessed = joined.select(
+    # The joined columns by name, once: SQLFrame (the DuckDB engine) cannot otherwise resolve a
+    # bill line's column inside an expression after three joins; Spark drops the projection.
+    flagged = flagged.select(*flagged.columns)
+    text = {name: _text(name) for name in BILLING.column_names}
+    bill_date = try_cast(_iso_date_text(text["bill_date"]), "date")
+    bill_amount = _decimal(text["bill_amount"], AMOUNT_DECIMAL)
+    units_sold = F.col("units_sold")
+    cost = F.col("cost_per_unit_usd")
+    rate = F.when(F.col(MATCH_CURRENCY) == BASE_CURRENCY, F.lit(1).cast(DecimalType(*FX_RATE_DECIMAL))).otherwise(
+        F.col("fx_rate")
+    )
+    parsed = {
+        "id": F.col(MATCH_ID),
+        "item_sold": F.col(MATCH_ITEM),
+        "currency": F.col(MATCH_CURRENCY),
+        "bill_date": bill_date,
+        "bill_amount": bill_amount,
+    }
+    reasons = _reasons(
+        *line_reasons(text, bill_date, bill_amount),
+        _reason(F.col("repeated_in_file"), "duplicate_line"),
+        *lookup_reasons(units_sold, cost, rate),
+    )
+    assessed = flagged.select(
         *LINEAGE_COLUMNS,
-        "raw",
-        *BILLING.column_names,
+        F.struct(*[F.col(c) for c in BILLING.column_names]).alias("raw"),
+        *[parsed.get(c, text[c]).alias(c) for c in BILLING.column_names],
         units_sold.alias("units_sold"),
         cost.alias("cost_per_unit_usd"),
         rate.alias("rate_to_usd"),
-        F.concat(F.col("reason_codes"), lookup_reasons).alias("reason_codes"),
+        reasons.alias("reason_codes"),
     )
     return with_money(assessed)
 
@@ -235,14 +281,15 @@ def _usd(value: Column) -> Column:
 
 
 def with_money(lines: DataFrame) -> DataFrame:
-    """USD revenue, COGS and gross profit for lines that have no reasons against them."""
+    """USD revenue, COGS and gross profit for lines that have no reasons against them; the raw
+    text (``raw``) only for the lines that have."""
     good = F.size("reason_codes") == 0
     revenue = F.when(good, _usd(F.col("bill_amount") * F.col("rate_to_usd")))
     cogs = F.when(good, _usd(F.col("units_sold").cast(DecimalType(20, 0)) * F.col("cost_per_unit_usd")))
     # One projection, not three: every step of a DataFrame costs plan analysis (Spark) or SQL
     # generation (SQLFrame), and a month's run pays it per action.
     return lines.select(
-        "*",
+        *[F.when(~good, F.col("raw")).alias("raw") if c == "raw" else F.col(c) for c in lines.columns],
         revenue.alias("revenue_usd"),
         cogs.alias("cogs_usd"),
         (revenue - cogs).cast(DecimalType(*USD_DECIMAL)).alias("gross_profit_usd"),

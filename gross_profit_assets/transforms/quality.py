@@ -25,16 +25,19 @@ GOVERNED_REQUIRED = (
 OUTLIER_IQR_FACTOR = 10
 
 
-def repeated_governed_lines(assessed: DataFrame) -> DataFrame:
-    """One row, ``repeated_lines``: governed lines (no reasons) beyond the first with their
-    (source_file, id, item_sold). A grouped count, not a distinct count inside a wider
-    aggregate: Spark would expand every line once per distinct aggregate for that."""
+def repeated_governed_lines(assessed: DataFrame, *by: str) -> DataFrame:
+    """``repeated_lines`` (one row, or one per group of ``by``): governed lines (no reasons)
+    beyond the first with their (source_file, id, item_sold). A grouped count, not a distinct
+    count inside a wider aggregate: Spark would expand every line once per distinct aggregate
+    for that. A group without governed lines has no row."""
     per_key = (
         assessed.where(F.size("reason_codes") == 0)
-        .groupBy(SOURCE_FILE, "id", "item_sold")
+        .groupBy(*by, SOURCE_FILE, "id", "item_sold")
         .agg(F.count(F.lit(1)).alias("lines"))
     )
-    return per_key.agg(F.coalesce(F.sum(F.col("lines") - 1), F.lit(0)).cast("bigint").alias("repeated_lines"))
+    return per_key.groupBy(*by).agg(
+        F.coalesce(F.sum(F.col("lines") - 1), F.lit(0)).cast("bigint").alias("repeated_lines")
+    )
 
 
 def _reason_sums(reasons: str = "reason_codes") -> list:
@@ -44,14 +47,14 @@ def _reason_sums(reasons: str = "reason_codes") -> list:
     ]
 
 
-def assessment_counts(assessed: DataFrame) -> DataFrame:
-    """One row over assessed lines, in one pass: over the lines without reasons (the governed
-    ones) how many there are, how many miss a required value, how many non-USD lines have no
-    FX rate and which currencies occur; how many lines have reasons (the quarantined ones), and
-    how many carry each reason code (``reason:<code>`` columns)."""
+def assessment_counts(assessed: DataFrame, *by: str) -> DataFrame:
+    """One row over assessed lines (or one per group of ``by``), in one pass: over the lines
+    without reasons (the governed ones) how many there are, how many miss a required value, how
+    many non-USD lines have no FX rate and which currencies occur; how many lines have reasons
+    (the quarantined ones), and how many carry each reason code (``reason:<code>`` columns)."""
     good = F.size("reason_codes") == 0
     any_missing = reduce(or_, [F.col(c).isNull() for c in GOVERNED_REQUIRED])
-    return assessed.agg(
+    return assessed.groupBy(*by).agg(
         F.sum(F.when(good, 1).otherwise(0)).alias("lines"),
         F.sum(F.when(good & any_missing, 1).otherwise(0)).alias("lines_missing_values"),
         F.sum(
@@ -64,10 +67,10 @@ def assessment_counts(assessed: DataFrame) -> DataFrame:
     )
 
 
-def quarantine_counts(quarantined: DataFrame) -> DataFrame:
-    """One row: how many quarantined lines there are and how many carry each reason code
-    (``reason:<code>`` columns), in one pass."""
-    return quarantined.agg(F.count(F.lit(1)).alias("lines"), *_reason_sums())
+def quarantine_counts(quarantined: DataFrame, *by: str) -> DataFrame:
+    """One row (or one per group of ``by``): how many quarantined lines there are and how many
+    carry each reason code (``reason:<code>`` columns), in one pass."""
+    return quarantined.groupBy(*by).agg(F.count(F.lit(1)).alias("lines"), *_reason_sums())
 
 
 def reason_tally(counts: dict) -> list[tuple[str, int]]:

@@ -34,7 +34,7 @@ def report_lines(governed: DataFrame) -> DataFrame:
     ).select(*REPORT_COLUMNS)
 
 
-def _sums(frame: DataFrame, *group_by: Column, lines: Column | None = None) -> DataFrame:
+def _sums(frame: DataFrame, *group_by: Column | str, lines: Column | None = None) -> DataFrame:
     """Sums per group; ``lines`` counts the rows unless given (a sum of earlier counts)."""
     sums = frame.groupBy(*group_by).agg(
         (F.count(F.lit(1)) if lines is None else lines).cast("bigint").alias("lines"),
@@ -47,12 +47,13 @@ def _sums(frame: DataFrame, *group_by: Column, lines: Column | None = None) -> D
     return sums.withColumn("gross_margin", margin(F.col("gross_profit_usd"), F.col("revenue_usd")))
 
 
-def summary_by(report: DataFrame, dimension: str) -> DataFrame:
-    """One dimension of the summary (see ``contract.SUMMARY_DIMENSIONS``)."""
+def summary_by(report: DataFrame, dimension: str, *by: str) -> DataFrame:
+    """One dimension of the summary (see ``contract.SUMMARY_DIMENSIONS``), over all lines or
+    within each group of ``by`` (such as each month)."""
     column = SUMMARY_DIMENSIONS[dimension]
-    return _sums(report, F.lit(dimension).alias("dimension"), F.col(column).cast("string").alias("key")).select(
-        *SUMMARY_COLUMNS
-    )
+    return _sums(
+        report, *by, F.lit(dimension).alias("dimension"), F.col(column).cast("string").alias("key")
+    ).select(*by, *SUMMARY_COLUMNS)
 
 
 def summarize(report: DataFrame) -> DataFrame:
@@ -81,6 +82,15 @@ def summarize(report: DataFrame) -> DataFrame:
     ).select(*SUMMARY_COLUMNS)
 
 
-def report_totals(report: DataFrame) -> DataFrame:
-    """One row: lines, units, revenue, COGS, gross profit and margin over the whole report."""
-    return _sums(report).select(*SUMMARY_COLUMNS[2:])
+def report_totals(report: DataFrame, *by: str) -> DataFrame:
+    """Lines, units, revenue, COGS, gross profit and margin over the whole report (one row), or
+    per group of ``by`` (a row per group that has lines)."""
+    return _sums(report, *by).select(*by, *SUMMARY_COLUMNS[2:])
+
+
+def rolled_up(summary: DataFrame, *by: str) -> DataFrame:
+    """Totals as ``report_totals`` gives them, from rows of a summary (``summary_by``) instead
+    of from the lines: sums of its sums (exact, money is decimal), the margin from them."""
+    return _sums(summary.withColumnRenamed("gross_profit_usd", "gross_profit"), *by, lines=F.sum("lines")).select(
+        *by, *SUMMARY_COLUMNS[2:]
+    )

@@ -130,6 +130,8 @@ def record(measurement: Measurement, lines: int, totals: dict | None) -> dict:
         "lines_per_second": round(lines / measurement.seconds) if measurement.seconds else None,
         "peak_rss_bytes": measurement.peak_rss_bytes,
         "peak_rss_gb": round(measurement.peak_rss_bytes / 2**30, 2),
+        "peak_pss_bytes": measurement.peak_pss_bytes,
+        "peak_pss_gb": round(measurement.peak_pss_bytes / 2**30, 2),
         "load_average_before": round(measurement.load_before, 2),
         "load_average_after": round(measurement.load_after, 2),
     }
@@ -245,8 +247,10 @@ def git_commit() -> str:
     return done.stdout.strip() + ("+changes" if dirty else "")
 
 
-def gb(entry: dict | None) -> str:
-    return f"{entry['peak_rss_gb']:.2f}" if entry and entry.get("peak_rss_gb") is not None else "–"
+def gb(entry: dict | None, measure: str = "pss") -> str:
+    """Peak memory in GB by ``measure`` (pss or rss); runs measured before PSS have none."""
+    value = (entry or {}).get(f"peak_{measure}_gb")
+    return f"{value:.2f}" if value is not None else "–"
 
 
 def write_markdown() -> Path:
@@ -271,18 +275,21 @@ def write_markdown() -> Path:
            ("Written by `make bench` (`benchmarks/harness.py`) from the JSON files beside it; each row "
             "is one harness run on this project's 2-core, 24 GB machine (a run of only some lanes is "
             "marked so, and its ratios are those of its own lanes), all lanes of a run on "
-            "the same generated data (12 months, USD/CAD/MXN, ~2% of lines to quarantine). Peak RSS is "
-            "the summed resident memory of the lane's whole process tree (Python, Spark JVM, workers). "
+            "the same generated data (12 months, USD/CAD/MXN, ~2% of lines to quarantine). Peak memory is "
+            "the lane's whole process tree (Python, Spark JVM, workers) at its peak: PSS, the physical "
+            "memory it holds (shared pages counted once), and the sum of RSS, which counts shared pages "
+            "once per process and so errs high (see `benchmarks/measure.py`; runs measured before PSS "
+            "have RSS only). "
             "Load avg is the 1-minute load average as the lane started: above 2, other processes were "
             "sharing the two cores, and wall times stretch with it (ratios compare lanes that ran one "
             "after the other, so they carry that noise too)."),
-           "", "| size | lane | wall s | lines/s | peak RSS GB | load avg | totals |",
-           "|---|---|---:|---:|---:|---:|---|"]
+           "", "| size | lane | wall s | lines/s | peak PSS GB | peak RSS sum GB | load avg | totals |",
+           "|---|---|---:|---:|---:|---:|---:|---|"]
     for run in runs:
         for lane, entry in run["lanes"].items():
             out.append(
                 f"| {run['size']} | {lane}: {LANES[lane]} | {entry['seconds']:.1f} | {entry['lines_per_second']:,} | "
-                f"{gb(entry)} | {entry['load_average_before']:.1f} | "
+                f"{gb(entry)} | {gb(entry, 'rss')} | {entry['load_average_before']:.1f} | "
                 f"{'agree' if run['totals_agree'] else 'WRONG (no time reported)'} |"
             )
     out += ["", "| size | a/b | d/c | ingest (a) s | 13th month on 12 (a) s | same month alone (a) s | incremental a | incremental d | commit | date |",
@@ -324,7 +331,8 @@ def bench_size(lines: int, lanes: list[str], incremental: bool) -> tuple[dict, l
             results[lane] = run_platform(lane, data, lane_work)
         else:
             results[lane] = run_script(lane, {"b": "bare_spark.py", "c": "duckdb_sql.py"}[lane], data, lane_work)
-        progress(f"lane {lane}: {results[lane]['seconds']:.1f}s, peak RSS {gb(results[lane])} GB, "
+        progress(f"lane {lane}: {results[lane]['seconds']:.1f}s, peak PSS {gb(results[lane])} GB "
+                 f"(RSS sum {gb(results[lane], 'rss')} GB), "
                  f"totals {results[lane].get('totals')}")
         partial.write_text(json.dumps({"size": label, "name": name, "lines": data["lines"], "commit": git_commit(),
                                        "lanes": results}, indent=1) + "\n")

@@ -1,9 +1,16 @@
 """Run a command and measure it: wall time and peak resident memory of its whole process tree.
 
-The platform's Spark JVM and Python workers are children of the command, so memory is the sum
-of the resident set sizes of the command and every descendant, sampled every ``interval``
-seconds (psutil). A sum of RSS counts pages shared between processes once per process, so it
-errs high, never low.
+The platform's Spark JVM and Python workers are children of the command, so memory is summed
+over the command and every descendant, sampled every ``interval`` seconds (psutil), two ways:
+
+- **PSS** (proportional set size, Linux): each page counted once in total, split between the
+  processes that share it. The sum is the physical memory the tree holds; it is the figure the
+  results report.
+- **RSS**: each process's resident pages, shared ones counted once per process, so the sum errs
+  high. It errs a lot here: without Hadoop's native library, Spark's local file system runs
+  ``chmod`` for every file it writes, and each of those starts as a copy of the JVM (a forked
+  child that shares all of the JVM's pages until it execs), which the RSS sum counts as a second
+  JVM. Kept for comparison with runs measured before PSS.
 """
 
 import os
@@ -20,6 +27,7 @@ class Measurement:
     command: list[str]
     seconds: float
     peak_rss_bytes: int
+    peak_pss_bytes: int
     returncode: int
     stdout: str
     stderr: str
@@ -34,18 +42,21 @@ class Measurement:
         return f"{' '.join(self.command)} exited {self.returncode}:\n{self.stderr[-3000:]}"
 
 
-def tree_rss(process: psutil.Process) -> int:
-    total = 0
+def tree_memory(process: psutil.Process) -> tuple[int, int]:
+    """(summed RSS, summed PSS) of ``process`` and its descendants, in bytes."""
+    rss = pss = 0
     try:
         members = [process, *process.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
+        return 0, 0
     for member in members:
         try:
-            total += member.memory_info().rss
+            info = member.memory_full_info()  # reads /proc/<pid>/smaps_rollup: a few ms for a JVM
+            rss += info.rss
+            pss += info.pss
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             pass  # ended between listing and sampling: it holds no memory any more
-    return total
+    return rss, pss
 
 
 def measure(command: list[str], env: dict | None = None, cwd: str | None = None,
@@ -56,9 +67,10 @@ def measure(command: list[str], env: dict | None = None, cwd: str | None = None,
         started = time.monotonic()
         proc = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=cwd)
         tree = psutil.Process(proc.pid)
-        peak = 0
+        peak_rss = peak_pss = 0
         while proc.poll() is None:
-            peak = max(peak, tree_rss(tree))
+            rss, pss = tree_memory(tree)
+            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
             if time.monotonic() - started > timeout:
                 proc.kill()
                 break
@@ -67,5 +79,5 @@ def measure(command: list[str], env: dict | None = None, cwd: str | None = None,
         seconds = time.monotonic() - started
         out.seek(0)
         err.seek(0)
-        return Measurement(command, seconds, peak, proc.returncode, out.read(), err.read(),
+        return Measurement(command, seconds, peak_rss, peak_pss, proc.returncode, out.read(), err.read(),
                            load_before, os.getloadavg()[0])

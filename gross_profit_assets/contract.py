@@ -250,6 +250,9 @@ SUMMARY_COLUMNS = (
     "gross_profit_usd",
     "gross_margin",
 )
+# The keys of the report's month sums (a row per combination of their values): every summary
+# dimension's column (the month first) and the source file, which the HTML report lists.
+MONTH_SUMS_KEYS = (*dict.fromkeys(SUMMARY_DIMENSIONS.values()), SOURCE_FILE)
 
 
 SUM_DECIMAL = (38, 2)  # sums of USD amounts over many lines (summaries)
@@ -280,6 +283,11 @@ _REPORT_TYPES = dict(
     gross_profit=_decimal_type(USD_DECIMAL),
     gross_margin=_decimal_type(MARGIN_DECIMAL),
 )
+_SUMS_TYPES = (
+    ("lines", "bigint"),
+    ("units_sold", "bigint"),
+    *((name, _decimal_type(SUM_DECIMAL)) for name in ("revenue_usd", "cogs_usd", "gross_profit_usd")),
+)
 # The columns (in order) and Spark SQL types of the tables the pipeline writes. The UI shows
 # them before the first materialization; the end-to-end tests hold what the transforms write
 # to them.
@@ -292,12 +300,14 @@ PRODUCED_SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
         *((c.name, "string") for c in BILLING.columns),  # raw text, as it landed
     ),
     "gross_profit_report": tuple((name, _REPORT_TYPES[name]) for name in REPORT_COLUMNS),
+    "gross_profit_month_sums": (
+        *((name, _REPORT_TYPES[name]) for name in MONTH_SUMS_KEYS),
+        *_SUMS_TYPES,
+    ),
     "gross_profit_summary": (
         ("dimension", "string"),
         ("key", "string"),
-        ("lines", "bigint"),
-        ("units_sold", "bigint"),
-        *((name, _decimal_type(SUM_DECIMAL)) for name in ("revenue_usd", "cogs_usd", "gross_profit_usd")),
+        *_SUMS_TYPES,
         ("gross_margin", _decimal_type(MARGIN_DECIMAL)),
     ),
 }

@@ -61,6 +61,7 @@ TABLES = (
     "governed_billing_lines",
     "quarantined_billing_lines",
     "gross_profit_report",
+    "gross_profit_month_sums",
 )
 LOCATIONS = ("s3://landing-bucket-for-tests/landing/", "s3://lake-bucket-for-tests/lake/")
 
@@ -163,8 +164,9 @@ def test_reconciling_twice_applies_the_file_once_and_then_changes_nothing(
         ("data_cells_filter", database, "gross_profit_report", expected_filter["Name"]),
         ("SELECT",),
     ) in grants
-    # One entry per (principal, resource) of the file: 8 for the job, 2 crawler, 2 analyst, 1 US.
-    assert len(grants) == 13
+    assert (REPORT_JOB, ("table", database, "gross_profit_month_sums"), ("DESCRIBE", "SELECT")) in grants
+    # One entry per (principal, resource) of the file: 9 for the job, 2 crawler, 2 analyst, 1 US.
+    assert len(grants) == 14
     registered = {r["ResourceArn"] for r in lakeformation.list_resources()["ResourceInfoList"]}
     assert {"arn:aws:s3:::landing-bucket-for-tests/landing", "arn:aws:s3:::lake-bucket-for-tests/lake"} <= registered
 
@@ -281,7 +283,8 @@ def test_the_drift_check_fails_on_a_hand_added_grant_and_passes_after_the_asset_
     )
     assert first.success
     (materialization,) = first.asset_materializations_for_node("lake_formation_policy")
-    assert materialization.metadata["grants"].value == 12
+    # The file's 14 (principal, resource) entries less the US analyst's filtered one (removed).
+    assert materialization.metadata["grants"].value == 13
     (check,) = first.get_asset_check_evaluations()
     assert check.passed and check.check_name == GRANTS_MATCH_POLICY
 

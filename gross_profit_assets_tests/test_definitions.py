@@ -62,10 +62,15 @@ EXPECTED_ASSET_GRAPH = {
         "partitions": BILLING_MONTH,
         "deps": ["governed_billing_lines", "quarantined_billing_lines"],
     },
+    "gross_profit_month_sums": {
+        "group": "report",
+        "partitions": BILLING_MONTH,
+        "deps": ["governed_billing_lines", "quarantined_billing_lines"],
+    },
     "gross_profit_summary": {
         "group": "report",
         "partitions": None,
-        "deps": ["gross_profit_report", "quarantined_billing_lines"],
+        "deps": ["gross_profit_month_sums", "gross_profit_report", "quarantined_billing_lines"],
     },
 }
 

@@ -20,7 +20,7 @@ import duckdb
 import pytest
 
 from gross_profit_assets.generate import generate
-from gross_profit_assets_tests.reference_duckdb import assert_report_equals_reference, reference_totals
+from gross_profit_assets_tests.reference_duckdb import assert_report_equals_reference, reference_totals, reported_lines
 
 pytestmark = pytest.mark.e2e
 
@@ -116,6 +116,37 @@ def test_lines_csv_holds_every_reported_line_with_reference_values(generated):
     with open(generated.result["report"]["lines_csv"], newline="", encoding="utf-8") as handle:
         published = list(csv.DictReader(handle))
     assert_report_equals_reference(published, generated.files, generated.landed_name)
+
+
+def test_summary_and_month_sums_equal_the_reference_lines_summed_in_python(generated):
+    """The summary is added up from the month sums, not from the lines: both are held to the
+    independent reference's lines, summed here by month and by company."""
+    lines = reported_lines(generated.files)
+    fields = ("units_sold", "revenue_usd", "cogs_usd", "gross_profit_usd")
+    expected: dict[tuple[str, str], dict] = {}
+    for line in lines:
+        for dimension, column in (("month", "billing_month"), ("company", "company_name")):
+            sums = expected.setdefault((dimension, line[column]), dict.fromkeys(("lines", *fields), 0))
+            sums["lines"] += 1
+            for field in fields:
+                sums[field] += line[field]
+    summary_csv = generated.home / "reports" / "gross_profit_summary.csv"
+    with open(summary_csv, newline="", encoding="utf-8") as handle:
+        published = {
+            (row["dimension"], row["key"]): {"lines": int(row["lines"]), **{f: Decimal(row[f]) for f in fields}}
+            for row in csv.DictReader(handle)
+            if row["dimension"] in ("month", "company")
+        }
+    assert published == expected
+
+    lake = generated.home / "lake" / "gross_profit_month_sums"
+    by_month = duckdb.sql(
+        f"SELECT billing_month, sum(lines), sum(units_sold), sum(revenue_usd), sum(cogs_usd), sum(gross_profit_usd) "
+        f"FROM read_parquet('{lake}/*/*.parquet', hive_partitioning = true) GROUP BY 1"
+    ).fetchall()
+    assert {m: dict(zip(("lines", *fields), sums)) for m, *sums in by_month} == {
+        key: sums for (dimension, key), sums in expected.items() if dimension == "month"
+    }
 
 
 def test_report_parquet_and_html_are_published(generated):

@@ -15,6 +15,7 @@ from gross_profit_assets.assets.governed import LINES_ACCOUNTED_FOR
 from gross_profit_assets.assets.keys import (
     CATALOGED_KEYS,
     GOVERNED_BILLING_LINES,
+    GROSS_PROFIT_MONTH_SUMS,
     GROSS_PROFIT_REPORT,
     GROSS_PROFIT_SUMMARY,
     LANDED_KEYS,
@@ -286,7 +287,9 @@ def test_the_freshness_window_comes_from_the_environment(monkeypatch):
 
 # --- automation conditions --------------------------------------------------------------------
 
-MONTH_STAGES = [*CATALOGED_KEYS, GOVERNED_BILLING_LINES, QUARANTINED_BILLING_LINES, GROSS_PROFIT_REPORT]
+MONTH_STAGES = [
+    *CATALOGED_KEYS, GOVERNED_BILLING_LINES, QUARANTINED_BILLING_LINES, GROSS_PROFIT_REPORT, GROSS_PROFIT_MONTH_SUMS
+]
 
 
 @pytest.fixture(scope="module")
@@ -387,7 +390,8 @@ def test_a_failed_blocking_check_on_the_governed_lines_requests_nothing_downstre
 def test_a_failed_blocking_check_on_the_report_keeps_the_summary_back(defs, settled):
     instance, cursor = settled
     materialized(defs, instance, [*LANDED_KEYS, *CATALOGED_KEYS, GOVERNED_BILLING_LINES, QUARANTINED_BILLING_LINES], JULY)
-    materialized(defs, instance, [GROSS_PROFIT_REPORT], JULY, checks_pass=False)
+    # The report's step writes its month sums too.
+    materialized(defs, instance, [GROSS_PROFIT_REPORT, GROSS_PROFIT_MONTH_SUMS], JULY, checks_pass=False)
     result = tick(defs, instance, cursor)
     assert result.total_requested == 0, requested_by_asset(result)
 

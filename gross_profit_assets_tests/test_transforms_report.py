@@ -7,10 +7,10 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from gross_profit_assets.contract import REPORT_COLUMNS, SUMMARY_COLUMNS, SUMMARY_DIMENSIONS
+from gross_profit_assets.contract import MONTH_SUMS_KEYS, REPORT_COLUMNS, SUMMARY_COLUMNS, SUMMARY_DIMENSIONS
 from gross_profit_assets.transforms.billing import assess_billing_lines, governed_billing_lines
 from gross_profit_assets.transforms.formatting import as_csv_text
-from gross_profit_assets.transforms.report import report_lines, report_totals, summarize, summary_by
+from gross_profit_assets.transforms.report import month_sums, report_lines, rolled_up, summarize, summary_by
 from gross_profit_assets_tests.frames import bill, tables
 
 pytestmark = pytest.mark.spark
@@ -53,34 +53,51 @@ def test_line_margin_is_profit_over_revenue(report):
 
 
 def test_summary_margin_comes_from_sums_not_line_averages(report):
-    rows = {(r["dimension"], r["key"]): r for r in summarize(report).collect()}
+    rows = {(r["dimension"], r["key"]): r for r in summarize(month_sums(report)).collect()}
     acme = rows[("company", "Acme")]
     profit = gross_profit("1000.00", "100", "2.5") + gross_profit("500.00", "300", "2.0")
     assert acme["gross_profit_usd"] == profit
     assert acme["gross_margin"] == (profit / Decimal("1500.00")).quantize(Decimal("0.000001"), ROUND_HALF_UP)
     assert acme["units_sold"] == 400 and acme["lines"] == 2
     assert set(d for d, _ in rows) == {"month", "company", "item", "product_line", "country"}
-    assert tuple(summarize(report).columns) == SUMMARY_COLUMNS
+    assert tuple(summarize(month_sums(report)).columns) == SUMMARY_COLUMNS
 
 
-def test_summary_counts_each_line_once_per_dimension_when_combinations_repeat(report):
+def test_month_sums_add_lines_of_the_same_combination(report):
     doubled = report.unionByName(report)  # every (month, company, item, ...) combination twice
-    rows = {(r["dimension"], r["key"]): r.asDict() for r in summarize(doubled).collect()}
+    sums = month_sums(doubled)
+    assert sums.count() == report.count()  # the three lines are three combinations
+    brie_us = sums.where((F.col("company_name") == "Acme") & (F.col("item_sold") == "Brie")).first()
+    assert (brie_us["lines"], brie_us["units_sold"]) == (2, 200)
+    assert brie_us["revenue_usd"] == Decimal("2000.00")
+    assert brie_us["gross_profit_usd"] == 2 * gross_profit("1000.00", "100", "2.5")
+    assert tuple(sums.columns[: len(MONTH_SUMS_KEYS)]) == MONTH_SUMS_KEYS
+
+
+def test_summary_counts_each_line_once_per_dimension(report):
+    sums = month_sums(report.unionByName(report))
+    rows = {(r["dimension"], r["key"]): r.asDict() for r in summarize(sums).collect()}
     assert rows[("company", "Acme")]["lines"] == 4
     assert rows[("company", "Acme")]["revenue_usd"] == Decimal("3000.00")
     assert rows[("item", "Brie")]["units_sold"] == 2 * (100 + 10)
     for dimension in SUMMARY_DIMENSIONS:
-        for row in summary_by(doubled, dimension).collect():
+        for row in summary_by(sums, dimension).collect():
             assert rows[(dimension, row["key"])] == row.asDict()
-    assert len(rows) == sum(summary_by(doubled, d).count() for d in SUMMARY_DIMENSIONS)
+    assert len(rows) == sum(summary_by(sums, d).count() for d in SUMMARY_DIMENSIONS)
 
 
 def test_totals(report):
-    (total,) = report_totals(report).collect()
+    (total,) = rolled_up(month_sums(report)).collect()
     expected = sum(gross_profit(a, u, c) for *_, a, u, c in LINES)
     assert total["gross_profit_usd"] == expected
     assert total["revenue_usd"] == Decimal("1800.00")
     assert total["lines"] == 3
+
+
+def test_totals_of_no_lines_count_zero_lines(report):
+    (total,) = rolled_up(month_sums(report.limit(0))).collect()
+    assert total["lines"] == 0
+    assert total["revenue_usd"] is None and total["gross_margin"] is None
 
 
 def test_csv_text_is_exact_and_formula_safe(report):

@@ -78,6 +78,7 @@ DISMISS_COMMUNITY_NUX = "window.localStorage.setItem('communityNux', JSON.string
 
 MONTH = "2023-07"
 REPORT = "gross_profit_report"
+MONTH_SUMS = "gross_profit_month_sums"  # written by the report's step
 TOTALS_CHECK = "totals_reconcile_with_governed_lines"
 SEED_GROSS_PROFIT_USD = "19165"  # as the UI prints the float metadata value 19165.0
 SEED_GROSS_PROFIT_TEXT = "19,165.00"  # as the HTML report prints it
@@ -104,7 +105,10 @@ EXPECTED_EDGES = (
     | {
         ("governed_billing_lines", "gross_profit_report"),
         ("quarantined_billing_lines", "gross_profit_report"),
+        ("governed_billing_lines", "gross_profit_month_sums"),
+        ("quarantined_billing_lines", "gross_profit_month_sums"),
         ("gross_profit_report", "gross_profit_summary"),
+        ("gross_profit_month_sums", "gross_profit_summary"),
         ("quarantined_billing_lines", "gross_profit_summary"),
     }
 )
@@ -385,17 +389,18 @@ def materialized_from_ui(seeded, assets, chromium, timings) -> dict:
 
 @pytest.fixture(scope="module")
 def rematerialized_report(seeded, materialized_from_ui, chromium, timings) -> list[dict]:
-    """A second materialization of the report alone, launched from its own page's
-    "Materialize…" button: what a person does after fixing something upstream."""
+    """A second materialization of the report (with its month sums, the same step's other
+    output), launched from its own page's "Materialize…" button: what a person does after
+    fixing something upstream."""
     before = {run["runId"] for run in runs(seeded)}
     opened = chromium.context.new_page()
     try:
         with timed(timings, "rematerialize_report_clicks"):
-            click_materialize(opened, f"{seeded.url}/assets/{REPORT}", "Materialize…")
+            click_materialize(opened, f"{seeded.url}/assets/{REPORT}", "Materialize…", also=(MONTH_SUMS,))
     finally:
         opened.close()
     with timed(timings, "rematerialize_report_run"):
-        return wait_for_new_runs(seeded, before, {REPORT})
+        return wait_for_new_runs(seeded, before, {REPORT, MONTH_SUMS})
 
 
 @pytest.fixture(scope="module")
@@ -491,13 +496,23 @@ def rendered_graph(page: Page, expected_nodes: set[str], expected_edges: set[tup
         time.sleep(0.5)
 
 
-def click_materialize(page: Page, url: str, button: str = "Materialize all") -> dict:
+def click_materialize(page: Page, url: str, button: str = "Materialize all", also: tuple[str, ...] = ()) -> dict:
     """Opens ``url``, clicks the button showing ``button``, picks the month in the launch dialog
-    and launches."""
+    and launches. ``also``: the assets the UI says will be materialized too (the other outputs
+    of the same step), confirmed in its "Additional assets will be materialized" notice."""
     page.goto(url)
     page.get_by_role("button").filter(has_text=button).first.click()
     dialog = page.get_by_role("dialog")
-    visible(dialog.get_by_text("Launch runs to materialize"))
+    if also:
+        visible(dialog.get_by_text("Additional assets will be materialized"))
+        for name in also:
+            visible(dialog.get_by_role("link", name=name, exact=True))
+        dialog.get_by_role("button", name="Confirm").click()
+    try:
+        visible(dialog.get_by_text("Launch runs to materialize"))
+    except AssertionError:
+        screenshot(page, "failed-materialize-dialog.png", full_page=True)
+        raise
     title = dialog.get_by_text("Launch runs to materialize").inner_text()
     dialog.get_by_text("Select a partition or create one").click()
     page.get_by_title(MONTH, exact=True).click()  # the partition's entry in the drop-down list
@@ -610,6 +625,7 @@ def test_every_asset_of_the_definitions_is_in_the_ui_in_its_group(nodes, code_gr
         "quarantined_billing_lines",
     ]
     assert sorted(a for a, g in code_groups.items() if g == "report") == [
+        "gross_profit_month_sums",
         "gross_profit_report",
         "gross_profit_summary",
     ]

@@ -18,6 +18,7 @@ def cataloged_key(table: str) -> dg.AssetKey:
 GOVERNED_BILLING_LINES = dg.AssetKey("governed_billing_lines")
 QUARANTINED_BILLING_LINES = dg.AssetKey("quarantined_billing_lines")
 GROSS_PROFIT_REPORT = dg.AssetKey("gross_profit_report")
+GROSS_PROFIT_MONTH_SUMS = dg.AssetKey("gross_profit_month_sums")
 GROSS_PROFIT_SUMMARY = dg.AssetKey("gross_profit_summary")
 
 LANDED_KEYS = [landed_key(t) for t in INPUT_TABLES]

@@ -7,6 +7,7 @@ import dagster as dg
 
 from gross_profit_assets.assets.keys import (
     GOVERNED_BILLING_LINES,
+    GROSS_PROFIT_MONTH_SUMS,
     GROSS_PROFIT_REPORT,
     GROSS_PROFIT_SUMMARY,
     OWNERS,
@@ -29,9 +30,9 @@ from gross_profit_assets.resources.report_publisher import ReportPublisher
 from gross_profit_assets.resources.step_launcher import SparkStepLauncher
 from gross_profit_assets.transforms.report import (
     REPORT_ORDER,
+    month_sums,
     report_lines,
     rolled_up,
-    report_totals,
     summarize,
     summary_by,
 )
@@ -151,21 +152,33 @@ def quarantine_metadata(counts: dict) -> dict:
     }
 
 
-@dg.asset(
-    key=GROSS_PROFIT_REPORT,
+@dg.multi_asset(
+    outs={
+        GROSS_PROFIT_REPORT.path[-1]: dg.AssetOut(
+            description="Gross profit per bill line for the billing month: the seed's columns "
+            "(id, company_name, item_sold, units_sold, cost_per_unit_usd, bill_amount, gross_profit) "
+            "then billing_month, currency, revenue_usd, cogs_usd, gross_margin, country, product_line, "
+            "source_file, line_number. The month's quarantine is read for its count and reasons.",
+            group_name="report",
+            kinds={"spark", "parquet", "csv"},
+            owners=OWNERS,
+            tags=stage_tags("report"),
+        ),
+        GROSS_PROFIT_MONTH_SUMS.path[-1]: dg.AssetOut(
+            description="The month's report lines summed per company, item, product line, country "
+            "and source file: lines, units, revenue, COGS and gross profit. The all-months summary "
+            "adds these up, so a new month costs its own lines, not every month's again.",
+            group_name="report",
+            kinds={"spark", "parquet"},
+            owners=OWNERS,
+            tags=stage_tags("report"),
+        ),
+    },
     partitions_def=billing_months,
     backfill_policy=month_backfill_policy(),
-    group_name="report",
-    kinds={"spark", "parquet", "csv"},
-    owners=OWNERS,
-    tags=stage_tags("report"),
-    description="Gross profit per bill line for the billing month: the seed's columns "
-    "(id, company_name, item_sold, units_sold, cost_per_unit_usd, bill_amount, gross_profit) "
-    "then billing_month, currency, revenue_usd, cogs_usd, gross_margin, country, product_line, "
-    "source_file, line_number. The month's quarantine is read for its count and reasons.",
     check_specs=[
-        spec(TOTALS_RECONCILE, GROSS_PROFIT_REPORT, "Report totals equal the governed lines' totals "
-             "to the cent.", blocking=True),
+        spec(TOTALS_RECONCILE, GROSS_PROFIT_REPORT, "Each month's totals, added up from its month "
+             "sums, equal its governed lines' totals to the cent.", blocking=True, additional_deps=[GROSS_PROFIT_MONTH_SUMS]),
         spec(OUTLIERS, GROSS_PROFIT_REPORT, f"Warns about lines whose USD revenue is more than "
              f"{OUTLIER_IQR_FACTOR} interquartile ranges above the month's third quartile."),
     ],
@@ -177,7 +190,8 @@ def gross_profit_report(
     report_publisher: ReportPublisher,
     step_launcher: SparkStepLauncher,  # where Dagster runs this step: here, or on EMR
 ):
-    """The report lines of the run's months, one CSV per month, and each month's figures."""
+    """The report lines of the run's months, one CSV per month, their sums, and each month's
+    figures."""
     months = context.partition_keys
     # Not cached: every pass below reads only its columns of the governed Parquet. Measured on a
     # 416,666-line month no slower than building a cached copy of every column first, and a
@@ -185,11 +199,11 @@ def gross_profit_report(
     report = report_lines(governed_billing_lines)
     csv_names = {m: month_report_csv(m) for m in months}
     csv_paths = report_publisher.publish_month_csvs(sorted_by_group(report, *REPORT_ORDER), csv_names)
-    # One pass over the lines for each month's companies; the month's totals are their sums.
-    companies = materialize(summary_by(report, "company", PARTITION_KEY))
-    by_company = _rows(companies.orderBy(F.desc("gross_profit_usd")))
-    totals = {r[PARTITION_KEY]: r.asDict() for r in rolled_up(companies, PARTITION_KEY).collect()}
-    unpersist(companies)
+    # One pass over the lines for their sums; each month's companies and totals add them up.
+    sums = materialize(month_sums(report))
+    by_company = _rows(summary_by(sums, "company", PARTITION_KEY).orderBy(F.desc("gross_profit_usd")))
+    totals = {r[PARTITION_KEY]: r.asDict() for r in rolled_up(sums, PARTITION_KEY).collect()}
+    sum_rows = {r[PARTITION_KEY]: r["rows"] for r in sums.groupBy(PARTITION_KEY).agg(F.count(F.lit(1)).alias("rows")).collect()}
     quarantine = {r[PARTITION_KEY]: r.asDict() for r in quarantine_counts(quarantined_billing_lines, PARTITION_KEY).collect()}
     for month in months:
         month_totals = totals.get(month) or dict.fromkeys(SUMMARY_COLUMNS[2:])
@@ -207,24 +221,32 @@ def gross_profit_report(
                     markdown_table([r for r in by_company if r[PARTITION_KEY] == month], SUMMARY_TABLE_COLUMNS)
                 ),
             },
+            asset_key=GROSS_PROFIT_REPORT,
             partition_key=month,
+        )
+        context.add_asset_metadata(
+            {"dagster/row_count": sum_rows.get(month, 0)}, asset_key=GROSS_PROFIT_MONTH_SUMS, partition_key=month
         )
     yield dg.Output(
         report,
+        GROSS_PROFIT_REPORT.path[-1],
         metadata={
             "dagster/column_lineage": REPORT_COLUMN_LINEAGE,
             "html": dg.MetadataValue.path(report_publisher.location(REPORT_HTML)),
         },
     )
+    yield dg.Output(sums, GROSS_PROFIT_MONTH_SUMS.path[-1])
     yield reconciliation(totals, governed_sums(governed_billing_lines))
     yield outlier_result(report)
+    # Outputs are written as they are yielded; the sums are no longer needed.
+    unpersist(sums)
 
 
 @dg.asset(
     key=GROSS_PROFIT_SUMMARY,
     ins={
-        "gross_profit_report": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
-        "quarantined_billing_lines": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+        name: dg.AssetIn(partition_mapping=dg.AllPartitionMapping())
+        for name in ("gross_profit_month_sums", "gross_profit_report", "quarantined_billing_lines")
     },
     group_name="report",
     kinds={"spark", "parquet", "csv", "html"},
@@ -235,39 +257,43 @@ def gross_profit_report(
              "totals and every margin is its own gross profit over its own revenue.")
     ],
     description="Units, revenue, COGS, gross profit and margin (from sums) by month, company, "
-    "item, product line and country over every reported month; publishes the all-months CSV "
-    "and the HTML report with charts.",
+    "item, product line and country over every reported month, added up from the month sums; "
+    "publishes the all-months CSV and the HTML report with charts.",
 )
 def gross_profit_summary(
     context: dg.AssetExecutionContext,
+    gross_profit_month_sums: DataFrame,
     gross_profit_report: DataFrame,
     quarantined_billing_lines: DataFrame,
     report_publisher: ReportPublisher,
     step_launcher: SparkStepLauncher,  # where Dagster runs this step: here, or on EMR
 ):
-    # The lake restores billing_month from directory names (last); the contract sets the order.
-    # Not cached: each pass reads only its columns of the Parquet, and caching every column of
-    # every month would cost more than the passes (and grow with every month added).
-    report = gross_profit_report.select(*REPORT_COLUMNS)
-    summary = materialize(summarize(report))
+    # Every figure comes from the months' sums (a few rows per company and item), so the
+    # summary's cost does not grow with the lines of every month reported so far. The report
+    # lines are read only where a month's published CSV is missing (the all-months CSV below).
+    sums = materialize(gross_profit_month_sums)
+    summary = materialize(summarize(sums))
     rows = _rows(summary.orderBy("dimension", "key"))
     summaries = {d: [r for r in rows if r["dimension"] == d] for d in {r["dimension"] for r in rows}}
     months = sorted(r["key"] for r in summaries.get("month", []))
     # The all-months CSV is the month CSVs one after the other (the report is ordered by month
     # first), so it is joined from them instead of rewriting every month through one task.
+    # The lake restores billing_month from directory names (last); the contract sets the order.
     csv_path = report_publisher.publish_combined_csv(
-        report.orderBy(*REPORT_ORDER), [month_report_csv(m) for m in months], REPORT_CSV
+        gross_profit_report.select(*REPORT_COLUMNS).orderBy(*REPORT_ORDER),
+        [month_report_csv(m) for m in months],
+        REPORT_CSV,
     )
     summary_csv = report_publisher.publish_csv(
         summary.orderBy("dimension", "key"), "gross_profit_summary.csv"
     )
-    # One pass over the lines for the totals, kept for the summaries' check below.
-    report_sums = materialize(report_totals(report))
-    totals = report_sums.first().asDict()
+    # The totals, kept for the summaries' check below.
+    all_sums = materialize(rolled_up(sums))
+    totals = all_sums.first().asDict()
     quarantine = quarantine_counts(quarantined_billing_lines).first().asDict()
     quarantined = int(quarantine["lines"])
     reason_rows = [{"code": code, "count": n} for code, n in reason_tally(quarantine)]
-    files = sorted(r[SOURCE_FILE] for r in _rows(report.select(SOURCE_FILE).distinct()))
+    files = sorted(r[SOURCE_FILE] for r in _rows(sums.select(SOURCE_FILE).distinct()))
     page = ReportPage(
         title="Gross profit report",
         generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -300,7 +326,7 @@ def gross_profit_summary(
             ),
         },
     )
-    problems = _rows(summary_discrepancies(summary, report_sums))
+    problems = _rows(summary_discrepancies(summary, all_sums))
     yield result(
         SUMMARIES_RECONCILE,
         GROSS_PROFIT_SUMMARY,
@@ -309,5 +335,5 @@ def gross_profit_summary(
         if not problems
         else "; ".join(f"{p['dimension']} {p['key'] or ''}: {p['problem']}" for p in problems[:20]),
     )
-    unpersist(summary)
-    unpersist(report_sums)
+    for frame in (summary, all_sums, sums):
+        unpersist(frame)

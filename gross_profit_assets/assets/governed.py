@@ -7,9 +7,8 @@ from dagster_pyspark import LazyPySparkResource
 from gross_profit_assets.assets.keys import (
     CATALOGED_KEYS,
     GOVERNED_BILLING_LINES,
-    OWNERS,
     QUARANTINED_BILLING_LINES,
-    stage_tags,
+    stage_out,
 )
 from gross_profit_assets.assets.partitions import billing_months, month_backfill_policy
 from gross_profit_assets.checks import (
@@ -96,22 +95,18 @@ def _by_month(counts: dict[str, int]) -> str:
 
 @dg.multi_asset(
     outs={
-        GOVERNED_BILLING_LINES.path[-1]: dg.AssetOut(
-            description="Bill lines that passed every rule, joined to units sold on (id, "
+        GOVERNED_BILLING_LINES.path[-1]: stage_out(
+            "governed",
+            "Bill lines that passed every rule, joined to units sold on (id, "
             "item_sold), to production costs on item and to FX rates on (currency, month); "
             "money in USD as decimals.",
-            group_name="governed",
-            kinds={"lakeformation", "spark", "parquet"},
-            owners=OWNERS,
-            tags=stage_tags("governed"),
+            {"lakeformation", "spark", "parquet"},
         ),
-        QUARANTINED_BILLING_LINES.path[-1]: dg.AssetOut(
-            description="Bill lines the report must not use, each with its source file, line "
+        QUARANTINED_BILLING_LINES.path[-1]: stage_out(
+            "governed",
+            "Bill lines the report must not use, each with its source file, line "
             "number, raw values and every reason code that applies.",
-            group_name="governed",
-            kinds={"lakeformation", "spark", "parquet"},
-            owners=OWNERS,
-            tags=stage_tags("governed"),
+            {"lakeformation", "spark", "parquet"},
         ),
     },
     deps=CATALOGED_KEYS,

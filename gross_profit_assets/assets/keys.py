@@ -30,3 +30,8 @@ OWNERS = ["team:finance-data-platform"]
 
 def stage_tags(stage: str) -> dict[str, str]:
     return {"stage": stage, "domain": "finance"}
+
+
+def stage_out(stage: str, description: str, kinds: set[str]) -> dg.AssetOut:
+    """One output of a step that writes several assets of ``stage`` (its group, owners, tags)."""
+    return dg.AssetOut(description=description, group_name=stage, kinds=kinds, owners=OWNERS, tags=stage_tags(stage))

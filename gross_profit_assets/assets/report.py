@@ -11,6 +11,7 @@ from gross_profit_assets.assets.keys import (
     GROSS_PROFIT_REPORT,
     GROSS_PROFIT_SUMMARY,
     OWNERS,
+    stage_out,
     stage_tags,
 )
 from gross_profit_assets.assets.partitions import billing_months, month_backfill_policy
@@ -154,24 +155,20 @@ def quarantine_metadata(counts: dict) -> dict:
 
 @dg.multi_asset(
     outs={
-        GROSS_PROFIT_REPORT.path[-1]: dg.AssetOut(
-            description="Gross profit per bill line for the billing month: the seed's columns "
+        GROSS_PROFIT_REPORT.path[-1]: stage_out(
+            "report",
+            "Gross profit per bill line for the billing month: the seed's columns "
             "(id, company_name, item_sold, units_sold, cost_per_unit_usd, bill_amount, gross_profit) "
             "then billing_month, currency, revenue_usd, cogs_usd, gross_margin, country, product_line, "
             "source_file, line_number. The month's quarantine is read for its count and reasons.",
-            group_name="report",
-            kinds={"spark", "parquet", "csv"},
-            owners=OWNERS,
-            tags=stage_tags("report"),
+            {"spark", "parquet", "csv"},
         ),
-        GROSS_PROFIT_MONTH_SUMS.path[-1]: dg.AssetOut(
-            description="The month's report lines summed per company, item, product line, country "
+        GROSS_PROFIT_MONTH_SUMS.path[-1]: stage_out(
+            "report",
+            "The month's report lines summed per company, item, product line, country "
             "and source file: lines, units, revenue, COGS and gross profit. The all-months summary "
             "adds these up, so a new month costs its own lines, not every month's again.",
-            group_name="report",
-            kinds={"spark", "parquet"},
-            owners=OWNERS,
-            tags=stage_tags("report"),
+            {"spark", "parquet"},
         ),
     },
     partitions_def=billing_months,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -280,8 +281,7 @@ def _prepare(conn: sqlite3.Connection) -> None:
     them; it saves an fsync per write, which matters with many crawls writing at once."""
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
     conn.execute("PRAGMA synchronous = NORMAL")
-    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
+    _use_wal(conn)
     if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
         return
     conn.execute("BEGIN IMMEDIATE")
@@ -293,6 +293,21 @@ def _prepare(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the database to WAL once. The switch needs the database to itself, and SQLite
+    answers "database is locked" at once instead of waiting for it (the busy timeout does not
+    cover it), which processes creating the catalog together do meet: retried until the
+    timeout, as any other lock would be waited for."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _csv_parameters(parameters: Mapping[str, object]) -> dict[str, str]:

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export GROSS_PROFIT_HOME ?= $(CURDIR)/.gross_profit
 
-.PHONY: demo test install ui clean bench
+.PHONY: demo test install ui clean bench bench-stages
 
 $(STAMP): pyproject.toml setup.py
 	scripts/ensure-java
@@ -36,6 +36,11 @@ SIZES ?= 200K
 LANES ?= a,b,c,d
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks --sizes $(SIZES) --lanes $(LANES)
+
+## bench-stages: where lanes (a), (b) and (d) spend their time (Spark event log, Dagster steps); SIZE=1M
+SIZE ?= 1M
+bench-stages: $(STAMP)
+	$(BIN)/python -m benchmarks.stage_times --size $(SIZE)
 
 clean:
 	rm -rf $(VENV) .gross_profit .pytest_cache *.egg-info

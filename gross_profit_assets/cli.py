@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from gross_profit_assets.aws.commands import add_aws_commands
+from gross_profit_assets.csv_files import join_csv_files
 from gross_profit_assets.settings import HOME_ENV_VAR, LocalPaths
 
 SAMPLE_DIR = Path(__file__).parent / "sample_data"
@@ -213,13 +214,8 @@ def _report_files(paths: LocalPaths, summary: RunSummary, all_months: list[str])
 
 def _concatenate_csv(parts: list[Path], target: Path) -> None:
     """Month CSVs share one header; keep it once."""
-    with open(target, "w", encoding="utf-8", newline="") as out:
-        for index, part in enumerate(parts):
-            with open(part, encoding="utf-8", newline="") as handle:
-                header = handle.readline()
-                if index == 0:
-                    out.write(header)
-                shutil.copyfileobj(handle, out)
+    with open(target, "wb") as out:
+        join_csv_files(parts, out)
 
 
 def run_pipeline(months: list[str] | None, verbose: bool = False) -> RunSummary:
@@ -228,6 +224,7 @@ def run_pipeline(months: list[str] | None, verbose: bool = False) -> RunSummary:
     from gross_profit_assets.definitions import defs
     from gross_profit_assets.jobs import MONTH_JOB, SUMMARY_JOB
     from gross_profit_assets.landing import landed_months
+    from gross_profit_assets.resources.spark import stopped_driver
 
     paths = LocalPaths.from_env()
     landed = landed_months(defs.resources["object_store"])
@@ -254,6 +251,10 @@ def run_pipeline(months: list[str] | None, verbose: bool = False) -> RunSummary:
         month_runs_ok &= result.success
         state = "done" if result.success else "FAILED"
         progress(f"[{index}/{len(runs)}] {label}: {state} in {time.monotonic() - started:.1f}s")
+        if not result.success and (stopped := stopped_driver()):
+            unreported = [m for later in runs[index - 1 :] for m in later]
+            summary.failures.append(f"{stopped}; months without a report: {', '.join(unreported)}")
+            break
     if not month_runs_ok:
         return summary  # a month without its report must not be summarised as if complete
     started = time.monotonic()

@@ -250,9 +250,14 @@ SUMMARY_COLUMNS = (
     "gross_profit_usd",
     "gross_margin",
 )
-# The keys of the report's month sums (a row per combination of their values): every summary
-# dimension's column (the month first) and the source file, which the HTML report lists.
-MONTH_SUMS_KEYS = (*dict.fromkeys(SUMMARY_DIMENSIONS.values()), SOURCE_FILE)
+# What the report's month sums are summed by, a row per (dimension, key) of each month: every
+# summary dimension (the month's own row is its total) and the source file, which the HTML
+# report lists. A few rows per company, item and file, however many lines they have, and
+# however many items each company buys.
+MONTH_TOTAL = "month"  # the month sums' dimension whose one row per month is its total
+MONTH_FILES = "file"  # the month sums' dimension of source files
+MONTH_SUMS_DIMENSIONS = {**SUMMARY_DIMENSIONS, MONTH_FILES: SOURCE_FILE}
+MONTH_SUMS_COLUMNS = (PARTITION_KEY, *SUMMARY_COLUMNS[:-1])  # no margin: sums only
 
 
 SUM_DECIMAL = (38, 2)  # sums of USD amounts over many lines (summaries)
@@ -301,7 +306,9 @@ PRODUCED_SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "gross_profit_report": tuple((name, _REPORT_TYPES[name]) for name in REPORT_COLUMNS),
     "gross_profit_month_sums": (
-        *((name, _REPORT_TYPES[name]) for name in MONTH_SUMS_KEYS),
+        (PARTITION_KEY, "string"),
+        ("dimension", "string"),
+        ("key", "string"),
         *_SUMS_TYPES,
     ),
     "gross_profit_summary": (

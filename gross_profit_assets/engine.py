@@ -22,6 +22,8 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
+from gross_profit_assets.csv_files import join_csv_files
+
 ENGINE_ENV_VAR = "GROSS_PROFIT_ENGINE"
 SPARK = "spark"
 DUCKDB = "duckdb"
@@ -263,12 +265,8 @@ else:
         with open(path, "wb") as out:
             if not parts and options.get("header"):
                 out.write((",".join(columns) + "\n").encode())
-            for index, part in enumerate(parts):
-                with open(part, "rb") as handle:
-                    header = handle.readline() if options.get("header") else b""
-                    if index == 0:
-                        out.write(header)
-                    shutil.copyfileobj(handle, out, 1 << 20)
+            if not join_csv_files(parts, out, header=bool(options.get("header"))):
+                raise ValueError(f"the CSV parts of {path} do not share one header")
 
 
 __all__ = [

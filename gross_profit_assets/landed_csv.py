@@ -18,7 +18,6 @@ Two costs are avoided on purpose (issue 7):
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import uuid
@@ -49,6 +48,7 @@ from gross_profit_assets.engine import (
 )
 from gross_profit_assets.landing import drop_stray_header_quote, month_of_key
 from gross_profit_assets.resources.object_store import ObjectInfo, ObjectStore
+from gross_profit_assets.utf8 import utf8_problem
 
 HEADER_PEEK_BYTES = 64 * 1024
 # (object URI, version) -> (UTF-8 problem or None, physical lines, header cells); bounded.
@@ -106,21 +106,8 @@ class FileInspection:
 def scan_utf8(store: ObjectStore, key: str) -> tuple[str | None, int]:
     """(where the object stops being UTF-8 or None, its number of lines), in one pass over
     every byte, a chunk at a time."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, lines, last = 0, 0, b"\n"
-    for chunk in store.iter_bytes(key):
-        try:
-            decoder.decode(chunk)
-        except UnicodeDecodeError as exc:
-            return f"not UTF-8: invalid byte 0x{chunk[exc.start]:02x} at byte offset {offset + exc.start}", 0
-        offset += len(chunk)
-        lines += chunk.count(b"\n")
-        last = chunk[-1:]
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return f"not UTF-8: truncated character at the end (byte offset {offset})", 0
-    return None, lines + (last != b"\n")
+    problem, lines = utf8_problem(store.iter_bytes(key))
+    return (f"not UTF-8: {problem}" if problem else None), lines
 
 
 def _scanned(store: ObjectStore, obj: ObjectInfo) -> tuple[str | None, int, tuple[str, ...]]:

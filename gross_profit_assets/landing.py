@@ -13,7 +13,6 @@ from ``--month`` or from the file name (``..._07_2023.csv``, ``...2023-07...``).
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import csv
 import re
@@ -31,6 +30,7 @@ from gross_profit_assets.contract import (
     recognize_table,
 )
 from gross_profit_assets.resources.object_store import ObjectInfo, ObjectStore
+from gross_profit_assets.utf8 import utf8_problem
 
 _KEY_MONTH = re.compile(rf"(?:^|/){PARTITION_KEY}=(\d{{4}}-\d{{2}})(?:/|$)")
 _NAME_MONTH_PATTERNS = (
@@ -82,19 +82,9 @@ CHUNK_BYTES = 1 << 20
 
 def _not_utf8(path: Path) -> LandingError:
     """Where ``path`` stops being UTF-8. Read again a chunk at a time: only a refused file pays."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                where = f"invalid byte 0x{chunk[exc.start]:02x} at byte offset {offset + exc.start}"
-                break
-            offset += len(chunk)
-        else:
-            where = f"a character cut off at the end, byte offset {offset}"
-    return LandingError(f"{path.name}: not UTF-8 ({where}); re-export the file as UTF-8")
+        problem, _ = utf8_problem(iter(lambda: handle.read(CHUNK_BYTES), b""))
+    return LandingError(f"{path.name}: not UTF-8 ({problem}); re-export the file as UTF-8")
 
 
 def _lines(path: Path) -> Iterator[str]:

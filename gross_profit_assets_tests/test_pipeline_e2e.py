@@ -139,14 +139,16 @@ def test_summary_and_month_sums_equal_the_reference_lines_summed_in_python(gener
         }
     assert published == expected
 
+    # The month sums themselves: each month's total row, and the companies' rows of every month
+    # added up, equal the reference.
     lake = generated.home / "lake" / "gross_profit_month_sums"
-    by_month = duckdb.sql(
-        f"SELECT billing_month, sum(lines), sum(units_sold), sum(revenue_usd), sum(cogs_usd), sum(gross_profit_usd) "
-        f"FROM read_parquet('{lake}/*/*.parquet', hive_partitioning = true) GROUP BY 1"
+    sums = f"read_parquet('{lake}/*/*.parquet', hive_partitioning = true)"
+    stored = duckdb.sql(
+        f"SELECT dimension, key, sum(lines), sum(units_sold), sum(revenue_usd), sum(cogs_usd), "
+        f"sum(gross_profit_usd) FROM {sums} WHERE dimension IN ('month', 'company') GROUP BY 1, 2"
     ).fetchall()
-    assert {m: dict(zip(("lines", *fields), sums)) for m, *sums in by_month} == {
-        key: sums for (dimension, key), sums in expected.items() if dimension == "month"
-    }
+    assert {(d, k): dict(zip(("lines", *fields), sums)) for d, k, *sums in stored} == expected
+    assert duckdb.sql(f"SELECT count(*) FROM {sums} WHERE dimension = 'month' AND key <> billing_month").fetchall() == [(0,)]
 
 
 def test_report_parquet_and_html_are_published(generated):

@@ -7,10 +7,17 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from gross_profit_assets.contract import MONTH_SUMS_KEYS, REPORT_COLUMNS, SUMMARY_COLUMNS, SUMMARY_DIMENSIONS
+from gross_profit_assets.contract import MONTH_SUMS_COLUMNS, REPORT_COLUMNS, SUMMARY_COLUMNS, SUMMARY_DIMENSIONS
 from gross_profit_assets.transforms.billing import assess_billing_lines, governed_billing_lines
 from gross_profit_assets.transforms.formatting import as_csv_text
-from gross_profit_assets.transforms.report import month_sums, report_lines, rolled_up, summarize, summary_by
+from gross_profit_assets.transforms.report import (
+    month_sums,
+    report_lines,
+    rolled_up,
+    source_files,
+    summarize,
+    summary_by,
+)
 from gross_profit_assets_tests.frames import bill, tables
 
 pytestmark = pytest.mark.spark
@@ -63,15 +70,28 @@ def test_summary_margin_comes_from_sums_not_line_averages(report):
     assert tuple(summarize(month_sums(report)).columns) == SUMMARY_COLUMNS
 
 
-def test_month_sums_add_lines_of_the_same_combination(report):
-    doubled = report.unionByName(report)  # every (month, company, item, ...) combination twice
-    sums = month_sums(doubled)
-    assert sums.count() == report.count()  # the three lines are three combinations
-    brie_us = sums.where((F.col("company_name") == "Acme") & (F.col("item_sold") == "Brie")).first()
-    assert (brie_us["lines"], brie_us["units_sold"]) == (2, 200)
-    assert brie_us["revenue_usd"] == Decimal("2000.00")
-    assert brie_us["gross_profit_usd"] == 2 * gross_profit("1000.00", "100", "2.5")
-    assert tuple(sums.columns[: len(MONTH_SUMS_KEYS)]) == MONTH_SUMS_KEYS
+def test_month_sums_are_the_lines_summed_by_each_dimension_of_each_month(report):
+    doubled = report.unionByName(report)  # every line twice
+    rows = {(r["billing_month"], r["dimension"], r["key"]): r.asDict() for r in month_sums(doubled).collect()}
+    (month,) = {m for m, _, _ in rows}
+    (file,) = {r["source_file"] for r in report.collect()}
+    expected: dict[tuple[str, str], dict] = {}
+    for line in [*LINES, *LINES]:
+        _, company, item, country, product_line, amount, units, cost = line
+        keys = {"month": month, "company": company, "item": item, "product_line": product_line,
+                "country": country, "file": file}
+        for dimension, key in keys.items():
+            sums = expected.setdefault((dimension, key), {"lines": 0, "units_sold": 0, "revenue_usd": Decimal(0),
+                                                          "cogs_usd": Decimal(0), "gross_profit_usd": Decimal(0)})
+            cogs = (Decimal(units) * Decimal(cost)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            sums["lines"] += 1
+            sums["units_sold"] += int(units)
+            sums["revenue_usd"] += Decimal(amount)
+            sums["cogs_usd"] += cogs
+            sums["gross_profit_usd"] += Decimal(amount) - cogs
+    assert {(d, k): {f: r[f] for f in expected[(d, k)]} for (_, d, k), r in rows.items()} == expected
+    assert tuple(month_sums(report).columns) == MONTH_SUMS_COLUMNS
+    assert [r["source_file"] for r in source_files(month_sums(doubled)).collect()] == [file]
 
 
 def test_summary_counts_each_line_once_per_dimension(report):

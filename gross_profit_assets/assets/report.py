@@ -34,6 +34,7 @@ from gross_profit_assets.transforms.report import (
     month_sums,
     report_lines,
     rolled_up,
+    source_files,
     summarize,
     summary_by,
 )
@@ -165,9 +166,10 @@ def quarantine_metadata(counts: dict) -> dict:
         ),
         GROSS_PROFIT_MONTH_SUMS.path[-1]: stage_out(
             "report",
-            "The month's report lines summed per company, item, product line, country "
-            "and source file: lines, units, revenue, COGS and gross profit. The all-months summary "
-            "adds these up, so a new month costs its own lines, not every month's again.",
+            "The month's report lines summed by month (its total), company, item, product "
+            "line, country and source file, a row per (dimension, key): lines, units, revenue, COGS "
+            "and gross profit. The all-months summary adds these up, so a new month costs its own "
+            "lines and a few rows per company and item, not every month's lines again.",
             {"spark", "parquet"},
         ),
     },
@@ -290,7 +292,7 @@ def gross_profit_summary(
     quarantine = quarantine_counts(quarantined_billing_lines).first().asDict()
     quarantined = int(quarantine["lines"])
     reason_rows = [{"code": code, "count": n} for code, n in reason_tally(quarantine)]
-    files = sorted(r[SOURCE_FILE] for r in _rows(sums.select(SOURCE_FILE).distinct()))
+    files = sorted(r[SOURCE_FILE] for r in _rows(source_files(sums)))
     page = ReportPage(
         title="Gross profit report",
         generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -6,7 +6,6 @@ import csv
 import io
 import itertools
 import os
-import shutil
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
@@ -17,6 +16,7 @@ import dagster as dg
 from pyspark.sql import DataFrame
 
 from gross_profit_assets.contract import PARTITION_KEY
+from gross_profit_assets.csv_files import join_csv_files
 from gross_profit_assets.engine import F, write_csv_file, write_csv_files_by
 from gross_profit_assets.transforms.formatting import as_csv_text
 
@@ -131,24 +131,14 @@ class LocalReportPublisher(ReportPublisher):
         target = self._target(name)
         staging = target.parent / f".{target.name}-{uuid.uuid4().hex}"
         try:
-            header = None
             with open(staging, "wb") as out:
-                for source in sources:
-                    with open(source, "rb") as part:
-                        first = part.readline()
-                        if header is None:
-                            header = first
-                            out.write(first)
-                        elif first != header:  # written under another contract: recompute
-                            break
-                        shutil.copyfileobj(part, out, 1 << 20)
-                else:
-                    out.close()
-                    os.replace(staging, target)
-                    return str(target)
+                joined = join_csv_files(sources, out)
+            if joined:
+                os.replace(staging, target)
+                return str(target)
         finally:
             staging.unlink(missing_ok=True)
-        return self.publish_csv(frame, name)
+        return self.publish_csv(frame, name)  # a part written under another contract: recompute
 
     def publish_text(self, text: str, name: str) -> str:
         target = self._target(name)

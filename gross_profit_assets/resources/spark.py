@@ -189,6 +189,24 @@ def local_spark_resource() -> LazyPySparkResource:
     return LazyPySparkResource(spark_config=dict(LOCAL_SPARK_CONF))
 
 
+def stopped_driver() -> str | None:
+    """What became of this process's local Spark driver when it has exited, None while it runs
+    (or was never started, or runs elsewhere). The driver is a JVM child process: once it is
+    gone (most often killed for memory), every later action fails with "Connection refused",
+    so a caller should stop and say so instead of trying the next months."""
+    from pyspark import SparkContext
+
+    process = getattr(SparkContext._gateway, "proc", None)
+    if process is None or process.poll() is None:
+        return None
+    how = f"was killed by signal {-process.returncode}" if process.returncode < 0 else f"exited with code {process.returncode}"
+    memory = spark_conf_from_env().get("spark.driver.memory", "1g")
+    return (
+        f"the Spark driver (JVM, pid {process.pid}) {how}, most often for lack of memory; give it more "
+        f"with {CONF_ENV_VAR}=spark.driver.memory=<size> (now {memory}) and run the months again"
+    )
+
+
 def shared_spark_session():
     """The process-wide session (``getOrCreate`` returns the same one on every call)."""
     return local_spark_resource().spark_session

@@ -6,7 +6,10 @@ from gross_profit_assets import contract
 from gross_profit_assets.contract import (
     LINE_NUMBER,
     MARGIN_DECIMAL,
-    MONTH_SUMS_KEYS,
+    MONTH_FILES,
+    MONTH_SUMS_COLUMNS,
+    MONTH_SUMS_DIMENSIONS,
+    MONTH_TOTAL,
     PARTITION_KEY,
     REPORT_COLUMNS,
     SOURCE_FILE,
@@ -49,16 +52,28 @@ def _summed(lines: Column, gross_profit: str) -> list[Column]:
 
 
 def month_sums(report: DataFrame) -> DataFrame:
-    """The report's lines summed per month, company, item, product line, country and source
-    file (``contract.MONTH_SUMS_KEYS``): far fewer rows than lines, since a company bills the
-    same items month after month, and every summary and total is a sum of these rows (exact:
-    money is decimal). So a summary over all months reads each month's sums, not its lines."""
-    return report.groupBy(*MONTH_SUMS_KEYS).agg(*_summed(F.count(F.lit(1)), "gross_profit"))
+    """The report's lines summed per month, by each of ``contract.MONTH_SUMS_DIMENSIONS``: a
+    row per (``billing_month``, ``dimension``, ``key``), ``contract.MONTH_SUMS_COLUMNS``. Every
+    summary and total is a sum of these rows (exact: money is decimal), so a summary over all
+    months reads a few rows per company, item and file of each month, not its lines. Summed per
+    combination of the keys first (one pass over the lines), then that per dimension."""
+    keys = dict.fromkeys([PARTITION_KEY, *MONTH_SUMS_DIMENSIONS.values()])  # the month once
+    combined = report.groupBy(*keys).agg(*_summed(F.count(F.lit(1)), "gross_profit"))
+    per_dimension = F.explode(
+        F.array(*[
+            F.struct(F.lit(d).alias("dimension"), F.col(c).cast("string").alias("key"))
+            for d, c in MONTH_SUMS_DIMENSIONS.items()
+        ])
+    ).alias("_by")
+    exploded = combined.select(PARTITION_KEY, "lines", "units_sold", "revenue_usd", "cogs_usd", "gross_profit_usd", per_dimension)
+    return exploded.groupBy(
+        PARTITION_KEY, F.col("_by.dimension").alias("dimension"), F.col("_by.key").alias("key")
+    ).agg(*_summed(F.sum("lines"), "gross_profit_usd")).select(*MONTH_SUMS_COLUMNS)
 
 
 def _resummed(sums: DataFrame, *group_by: Column | str) -> DataFrame:
-    """Sums of rows that are sums themselves (``month_sums`` or summary rows), per group, and
-    the margin from them. No rows at all sum to 0 lines (and no money)."""
+    """Sums of rows that are sums themselves (``month_sums`` rows), per group, and the margin
+    from them. No rows at all sum to 0 lines (and no money)."""
     return sums.groupBy(*group_by).agg(*_summed(F.coalesce(F.sum("lines"), F.lit(0)), "gross_profit_usd")).withColumn(
         "gross_margin", margin(F.col("gross_profit_usd"), F.col("revenue_usd"))
     )
@@ -67,29 +82,25 @@ def _resummed(sums: DataFrame, *group_by: Column | str) -> DataFrame:
 def summary_by(sums: DataFrame, dimension: str, *by: str) -> DataFrame:
     """One dimension of the summary (see ``contract.SUMMARY_DIMENSIONS``) from ``month_sums``
     rows, over all of them or within each group of ``by`` (such as each month)."""
-    column = SUMMARY_DIMENSIONS[dimension]
-    return _resummed(
-        sums, *by, F.lit(dimension).alias("dimension"), F.col(column).cast("string").alias("key")
-    ).select(*by, *SUMMARY_COLUMNS)
+    return _resummed(sums.where(F.col("dimension") == dimension), *by, "dimension", "key").select(*by, *SUMMARY_COLUMNS)
 
 
 def summarize(sums: DataFrame) -> DataFrame:
     """Units, revenue, COGS, gross profit and margin by month, company, item, product line and
     country from ``month_sums`` rows, in one long table (``dimension``, ``key``, ...), the same
-    rows as ``summary_by`` for each dimension: each row of sums counts once per dimension."""
-    per_dimension = F.explode(
-        F.array(*[
-            F.struct(F.lit(d).alias("dimension"), F.col(c).cast("string").alias("key"))
-            for d, c in SUMMARY_DIMENSIONS.items()
-        ])
-    ).alias("_by")
-    exploded = sums.select("lines", "units_sold", "revenue_usd", "cogs_usd", "gross_profit_usd", per_dimension)
-    return _resummed(
-        exploded, F.col("_by.dimension").alias("dimension"), F.col("_by.key").alias("key")
-    ).select(*SUMMARY_COLUMNS)
+    rows as ``summary_by`` for each dimension."""
+    return _resummed(sums.where(F.col("dimension").isin(*SUMMARY_DIMENSIONS)), "dimension", "key").select(
+        *SUMMARY_COLUMNS
+    )
 
 
 def rolled_up(sums: DataFrame, *by: str) -> DataFrame:
-    """Lines, units, revenue, COGS, gross profit and margin from ``month_sums`` or summary
-    rows: over all of them (one row), or per group of ``by`` (a row per group that has some)."""
-    return _resummed(sums, *by).select(*by, *SUMMARY_COLUMNS[2:])
+    """Lines, units, revenue, COGS, gross profit and margin from ``month_sums`` rows (each
+    month's total row): over all of them (one row), or per group of ``by`` (a row per group
+    that has some)."""
+    return _resummed(sums.where(F.col("dimension") == MONTH_TOTAL), *by).select(*by, *SUMMARY_COLUMNS[2:])
+
+
+def source_files(sums: DataFrame) -> DataFrame:
+    """The source files that ``month_sums`` rows have lines from (``key``), once each."""
+    return sums.where(F.col("dimension") == MONTH_FILES).select(F.col("key").alias(SOURCE_FILE)).distinct()

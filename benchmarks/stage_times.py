@@ -63,8 +63,9 @@ class Step:
 
 
 def _label(event: dict, root: Path) -> str:
-    """``write Parquet lake/governed_billing_lines``, or the action and the source line that
-    called it (``collect: quality = {...}``), or Spark's own description."""
+    """``write Parquet lake/governed_billing_lines``; or, for an action the project's code
+    asked for, ``collect in governed.py governed_dataset(), line 154: quality = ...``; or
+    Spark's own description (code outside the repository keeps that too)."""
     if write := _WRITE.search(event.get("physicalPlanDescription", "")):
         path, fmt = write.groups()
         where = _STAGING.sub("", path)
@@ -80,7 +81,8 @@ def _label(event: dict, root: Path) -> str:
             where, number = Path(file), int(line)
             code = where.read_text().splitlines()[number - 1].strip()
             shown = f": {code[:60]}" if code[:1].isalpha() else ""  # not a continuation line
-            return f"{action} in {where.relative_to(REPO).name} {_function_at(where, number)}(), line {line}{shown}"
+            name = where.relative_to(REPO).name  # ValueError outside the repository
+            return f"{action} in {name} {_function_at(where, number)}(), line {line}{shown}"
         except (OSError, IndexError, SyntaxError, ValueError):
             return description
     action = description.split(" at ")[0]

@@ -68,12 +68,8 @@ def _label(event: dict, root: Path) -> str:
     Spark's own description (code outside the repository keeps that too)."""
     if write := _WRITE.search(event.get("physicalPlanDescription", "")):
         path, fmt = write.groups()
-        where = _STAGING.sub("", path)
-        try:
-            where = str(Path(where).relative_to(root))
-        except ValueError:
-            pass
-        return f"write {fmt} {where}"
+        where = Path(_STAGING.sub("", path))
+        return f"write {fmt} {where.relative_to(root) if where.is_relative_to(root) else where}"
     description = event.get("description", "")
     if call := _CALL_SITE.match(description):
         action, file, line = call.groups()

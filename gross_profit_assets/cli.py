@@ -215,7 +215,8 @@ def _report_files(paths: LocalPaths, summary: RunSummary, all_months: list[str])
 def _concatenate_csv(parts: list[Path], target: Path) -> None:
     """Month CSVs share one header; keep it once."""
     with open(target, "wb") as out:
-        join_csv_files(parts, out)
+        if not join_csv_files(parts, out):  # would stop short: say so rather than drop months
+            raise ValueError(f"the month CSVs joined into {target} do not share one header")
 
 
 def run_pipeline(months: list[str] | None, verbose: bool = False) -> RunSummary:

@@ -66,9 +66,9 @@ def month_sums(report: DataFrame) -> DataFrame:
         ])
     ).alias("_by")
     exploded = combined.select(PARTITION_KEY, "lines", "units_sold", "revenue_usd", "cogs_usd", "gross_profit_usd", per_dimension)
-    return exploded.groupBy(
-        PARTITION_KEY, F.col("_by.dimension").alias("dimension"), F.col("_by.key").alias("key")
-    ).agg(*_summed(F.sum("lines"), "gross_profit_usd")).select(*MONTH_SUMS_COLUMNS)
+    return _resummed(
+        exploded, PARTITION_KEY, F.col("_by.dimension").alias("dimension"), F.col("_by.key").alias("key")
+    ).select(*MONTH_SUMS_COLUMNS)
 
 
 def _resummed(sums: DataFrame, *group_by: Column | str) -> DataFrame:

@@ -31,9 +31,9 @@ test: $(STAMP)
 ui: $(STAMP)
 	DAGSTER_HOME=$(GROSS_PROFIT_HOME)/dagster_home $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-## bench: the benchmark harness (never part of `make test`); SIZES=1M,5M,20M LANES=a,b,c,d
+## bench: the benchmark harness (never part of `make test`); SIZES=1M,5M,20M LANES=a,b,c,d,e,f
 SIZES ?= 200K
-LANES ?= a,b,c,d
+LANES ?= a,b,c,d,e,f
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks --sizes $(SIZES) --lanes $(LANES)
 

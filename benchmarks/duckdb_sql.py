@@ -1,9 +1,13 @@
 """(c) The same report in hand-written DuckDB SQL, for comparison.
 
-    python benchmarks/duckdb_sql.py DATA_DIR OUT_DIR
+    python benchmarks/duckdb_sql.py DATA_DIR OUT_DIR [--staged]
 
 The same work as ``bare_spark.py`` (joins, FX conversion, decimals rounded half-up per line,
 per-line Parquet and CSV, per-company summary), as a person fluent in DuckDB would write it.
+``--staged`` (lane f) adds what the design itself adds, as ``bare_spark.py --staged`` does:
+the priced lines written as a governed Parquet table (a folder per billing month), and the
+report computed from that table read back.
+
 The last stdout line is JSON: lines in, lines reported, revenue, COGS and gross profit.
 """
 
@@ -15,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 
-def main(data: str, out: str) -> dict:
+def main(data: str, out: str, staged: bool = False) -> dict:
     Path(out).mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
@@ -39,7 +43,7 @@ def main(data: str, out: str) -> dict:
         SELECT month AS billing_month, currency, rate_to_usd
         FROM read_csv('{data}/fx_rates_*.csv', header = true, columns = {{
             'currency': 'VARCHAR', 'rate_to_usd': 'DECIMAL(20,10)', 'month': 'VARCHAR'}});
-        CREATE TEMP TABLE report AS
+        CREATE TEMP VIEW priced_lines AS
         WITH priced AS (
             SELECT b.*, u.units_sold, c.cost_per_unit_usd,
                    CASE WHEN b.currency = 'USD' THEN 1::DECIMAL(20,10) ELSE f.rate_to_usd END AS rate_to_usd
@@ -52,10 +56,18 @@ def main(data: str, out: str) -> dict:
                       round(units_sold::DECIMAL(20,0) * cost_per_unit_usd, 2)::DECIMAL(20,2) AS cogs_usd
             FROM priced WHERE rate_to_usd IS NOT NULL
         )
+        SELECT * FROM money;
+    """)
+    priced = "priced_lines"
+    if staged:
+        con.execute(f"COPY priced_lines TO '{out}/governed_parquet' (FORMAT parquet, PARTITION_BY (billing_month), OVERWRITE_OR_IGNORE)")
+        priced = f"read_parquet('{out}/governed_parquet/**/*.parquet', hive_partitioning = true, hive_types_autocast = false)"
+    con.execute(f"""
+        CREATE TEMP TABLE report AS
         SELECT id, company_name, item_sold, units_sold, cost_per_unit_usd, bill_amount,
                (revenue_usd - cogs_usd)::DECIMAL(20,2) AS gross_profit, billing_month, currency,
                revenue_usd, cogs_usd, country, product_line, source_file
-        FROM money;
+        FROM {priced};
     """)
     con.execute(f"COPY report TO '{out}/report_parquet' (FORMAT parquet, PARTITION_BY (billing_month), OVERWRITE_OR_IGNORE)")
     con.execute(f"COPY report TO '{out}/report.csv' (HEADER)")
@@ -83,6 +95,6 @@ def main(data: str, out: str) -> dict:
 
 if __name__ == "__main__":
     started = time.monotonic()
-    result = main(sys.argv[1], sys.argv[2])
+    result = main(sys.argv[1], sys.argv[2], staged="--staged" in sys.argv[3:])
     result["seconds"] = round(time.monotonic() - started, 3)
     print(json.dumps(result))

@@ -6,7 +6,23 @@ Lanes (issue 7):
   ``gross-profit ingest`` of every file (timed on its own: it is the users' upload);
 - ``b``: a bare single PySpark script doing the report's core work (``bare_spark.py``);
 - ``c``: the same report in hand-written DuckDB SQL (``duckdb_sql.py``);
-- ``d``: the platform on the DuckDB lane (``GROSS_PROFIT_ENGINE=duckdb``).
+- ``d``: the platform on the DuckDB lane (``GROSS_PROFIT_ENGINE=duckdb``);
+- ``e`` and ``f``: the scripts of ``b`` and ``c`` with ``--staged``: the same bare work plus
+  the one thing the design adds to it, the governed Parquet table written between the stages
+  and read back for the report. e/b and f/c are what that boundary alone costs on top of the
+  bare work, before anything the platform checks or keeps.
+
+The fixed cost: before the sized runs, every lane runs once on a small data set over the same
+12 months (``--fixed-lines``, 1,200 lines by default). What a lane takes there is what it takes whatever the size
+(process and JVM start, Dagster's runs and events, each Spark job's scheduling), so a sized
+run's time less it is the work that grows with the lines. The floor ratios put the two
+together: the staged script plus the platform's fixed cost beyond the script's, over the bare
+lane, ``(e + fixed a - fixed b) / b`` and ``(f + fixed d - fixed c) / c``: the ratio the
+platform as built would show if its per-line work were no more than the staged scripts'.
+The fixed-cost run also times ``dagster_floor.py``: the platform's asset graph and checks run
+by Dagster as ``gross-profit run`` runs them, with no work in them. ``(e + that) / b`` and
+``(f + that) / c`` are the least any implementation of the design run by Dagster can show:
+its run does at least the staged script's work and Dagster's own.
 
 Every lane must arrive at the same totals (lines in, reported, quarantined, revenue, COGS,
 gross profit) and at the generator's count of lines to quarantine; a lane that does not gets
@@ -45,8 +61,18 @@ LANES = {
     "b": "bare PySpark script",
     "c": "hand-written DuckDB SQL",
     "d": "platform, DuckDB lane",
+    "e": "bare PySpark script, governed Parquet between stages",
+    "f": "hand-written DuckDB SQL, governed Parquet between stages",
 }
 PLATFORM_ENGINE = {"a": "spark", "d": "duckdb"}
+SCRIPTS = {  # script lanes: the script and its arguments
+    "b": ("bare_spark.py",),
+    "c": ("duckdb_sql.py",),
+    "e": ("bare_spark.py", "--staged"),
+    "f": ("duckdb_sql.py", "--staged"),
+}
+FIXED_LINES = 1_200  # the fixed-cost run's size: 100 lines a month
+DAGSTER_ALONE = "dagster"  # the fixed-cost run's entry for dagster_floor.py
 
 
 def parse_size(text: str) -> int:
@@ -164,11 +190,12 @@ def run_platform(lane: str, data: dict, work: Path) -> dict:
     return entry
 
 
-def run_script(lane: str, script: str, data: dict, work: Path) -> dict:
+def run_script(lane: str, data: dict, work: Path) -> dict:
+    script, *arguments = SCRIPTS[lane]
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
-    progress(f"lane {lane}: {script}")
-    run = measure([PYTHON, str(ROOT / script), data["dir"], str(out)], env=lane_env())
+    progress(f"lane {lane}: {' '.join(SCRIPTS[lane])}")
+    run = measure([PYTHON, str(ROOT / script), data["dir"], str(out), *arguments], env=lane_env())
     if not run.ok:
         raise RuntimeError(run.failure())
     entry = record(run, data["lines"], last_json(run))
@@ -227,6 +254,37 @@ def ratio(lanes: dict, top: str, bottom: str) -> float | None:
     return None
 
 
+def floor_ratio(lanes: dict, fixed: dict, staged: str, platform: str, bare: str) -> float | None:
+    """``(staged + fixed platform - fixed bare) / bare``: see the module's docstring."""
+    seconds = [(d.get(x) or {}).get("seconds") for d, x in ((lanes, staged), (fixed, platform), (fixed, bare), (lanes, bare))]
+    if not all(seconds):
+        return None
+    staged_s, fixed_platform, fixed_bare, bare_s = seconds
+    return round((staged_s + fixed_platform - fixed_bare) / bare_s, 3)
+
+
+def dagster_floor_ratio(lanes: dict, fixed: dict, staged: str, bare: str) -> float | None:
+    """``(staged + Dagster alone) / bare``: the least any Dagster-run implementation of the
+    design can take, over the bare lane (see the module's docstring)."""
+    seconds = [(d.get(x) or {}).get("seconds") for d, x in ((lanes, staged), (fixed, DAGSTER_ALONE), (lanes, bare))]
+    if not all(seconds):
+        return None
+    return round((seconds[0] + seconds[1]) / seconds[2], 3)
+
+
+def ratios(lanes: dict, fixed: dict) -> dict:
+    return {
+        "a/b": ratio(lanes, "a", "b"),
+        "d/c": ratio(lanes, "d", "c"),
+        "e/b": ratio(lanes, "e", "b"),
+        "f/c": ratio(lanes, "f", "c"),
+        "floor a/b": floor_ratio(lanes, fixed, "e", "a", "b"),
+        "floor d/c": floor_ratio(lanes, fixed, "f", "d", "c"),
+        "dagster floor a/b": dagster_floor_ratio(lanes, fixed, "e", "b"),
+        "dagster floor d/c": dagster_floor_ratio(lanes, fixed, "f", "c"),
+    }
+
+
 def machine() -> dict:
     import psutil
 
@@ -266,7 +324,7 @@ def write_markdown() -> Path:
             totals = [tuple(str(e["totals"].get(k)) for k in TOTAL_KEYS) for e in run["lanes"].values()]
             run |= {"size": f"{label} (partial: lanes {', '.join(run['lanes'])})",
                     "totals_agree": len(set(totals)) <= 1, "incremental": {}, "started_at": "",
-                    "ratios": {"a/b": ratio(run["lanes"], "a", "b"), "d/c": ratio(run["lanes"], "d", "c")}}
+                    "ratios": ratios(run["lanes"], run.get("fixed", {}))}
         elif run.get("name", label) != label:
             run |= {"size": f"{label} (lanes {', '.join(run['lanes'])})"}
         runs.append(run)
@@ -304,8 +362,27 @@ def write_markdown() -> Path:
             f"{ia['month_alone']['seconds'] if ia else '–'} | {ia['ratio'] if ia else '–'} | "
             f"{id_['ratio'] if id_ else '–'} | {run['commit']} | {run['started_at'][:10]} |"
         )
+    out += ["", ("What the design allows: e/b and f/c price the governed Parquet table between the stages "
+                 "alone (lanes e and f are the bare scripts plus that boundary); the fixed cost is each lane "
+                 "run on a small data set (1,200 lines by default) over the same 12 months in the same "
+                 "harness run; the floor ratios are "
+                 "(e + fixed a - fixed b) / b and (f + fixed d - fixed c) / c, the ratio the platform as built "
+                 "would show if its per-line work were no more than the staged scripts'; Dagster alone is "
+                 "`benchmarks/dagster_floor.py`, the platform's asset graph and checks with no work in them, "
+                 "and the Dagster floors, (e + Dagster alone) / b and (f + Dagster alone) / c, are the least "
+                 "any Dagster-run implementation of the design can show (see the harness's docstring). Runs "
+                 "before the fixed cost was measured show none."),
+            "", ("| size | fixed a s | fixed b s | fixed c s | fixed d s | Dagster alone s | e/b | f/c | floor a/b | "
+                 "floor d/c | Dagster floor a/b | Dagster floor d/c |"),
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for run in runs:
+        fixed, r = run.get("fixed", {}), run["ratios"]
+        cells = [f"{fixed[x]['seconds']:.1f}" if x in fixed else "–" for x in (*"abcd", DAGSTER_ALONE)]
+        cells += [str(r.get(k) or "–") for k in ("e/b", "f/c", "floor a/b", "floor d/c", "dagster floor a/b",
+                                                  "dagster floor d/c")]
+        out.append(f"| {run['size']} | " + " | ".join(cells) + " |")
     out += ["", ("Reproduce: `make bench SIZES=1M,5M` (or `.venv/bin/python -m benchmarks --sizes 1M,5M "
-                 "--lanes a,b,c,d`). Data is generated once per size under `benchmarks/data/` (gitignored)."), ""]
+                 f"--lanes {','.join(LANES)}`). Data is generated once per size under `benchmarks/data/` (gitignored)."), ""]
     path = RESULTS / "RESULTS.md"
     path.write_text("\n".join(out))
     return path
@@ -317,7 +394,40 @@ def run_name(label: str, lanes: list[str]) -> str:
     return label if sorted(lanes) == sorted(LANES) else f"{label}-{''.join(sorted(lanes))}"
 
 
-def bench_size(lines: int, lanes: list[str], incremental: bool) -> tuple[dict, list[str]]:
+def run_lane(lane: str, data: dict, work: Path) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
+    if lane in PLATFORM_ENGINE:
+        return run_platform(lane, data, work)
+    return run_script(lane, data, work)
+
+
+def remove_homes(results: dict) -> None:
+    """The platform lanes' deployments, once nothing more runs in them."""
+    for lane in results.values():
+        home = lane.pop("home", None)
+        if home:
+            shutil.rmtree(Path(home).parent, ignore_errors=True)
+
+
+def fixed_costs(lanes: list[str], lines: int) -> tuple[dict, list[str]]:
+    """Every lane once on ``lines`` lines over the sized runs' 12 months: the time a lane takes
+    whatever the size. The lanes must agree on the totals here too."""
+    label = f"fixed-{size_label(lines)}"
+    data = generated(lines, MONTHS, START_MONTH, seed=7, name=label)
+    results = {}
+    for lane in lanes:
+        progress(f"fixed cost: lane {lane} on {lines:,} lines")
+        results[lane] = run_lane(lane, data, DATA / "work" / label / lane)
+    remove_homes(results)
+    problems = [f"fixed cost: {p}" for p in check_totals(results, data)]
+    progress("fixed cost: Dagster alone (dagster_floor.py)")
+    results[DAGSTER_ALONE] = record(measure_ok([PYTHON, str(ROOT / "dagster_floor.py"), str(DATA / "work" / label / "dagster")],
+                                               lane_env()), 0, None)
+    shutil.rmtree(DATA / "work" / label, ignore_errors=True)
+    return ({} if problems else results), problems
+
+
+def bench_size(lines: int, lanes: list[str], incremental: bool, fixed: dict) -> tuple[dict, list[str]]:
     label = size_label(lines)
     data = generated(lines, MONTHS, START_MONTH, seed=7, name=label)
     work = DATA / "work" / label
@@ -325,12 +435,7 @@ def bench_size(lines: int, lanes: list[str], incremental: bool) -> tuple[dict, l
     name = run_name(label, lanes)
     partial = RESULTS / f"{name}.partial.json"  # what is measured so far, should a run be cut short
     for lane in lanes:
-        lane_work = work / lane
-        lane_work.mkdir(parents=True, exist_ok=True)
-        if lane in PLATFORM_ENGINE:
-            results[lane] = run_platform(lane, data, lane_work)
-        else:
-            results[lane] = run_script(lane, {"b": "bare_spark.py", "c": "duckdb_sql.py"}[lane], data, lane_work)
+        results[lane] = run_lane(lane, data, work / lane)
         progress(f"lane {lane}: {results[lane]['seconds']:.1f}s, peak PSS {gb(results[lane])} GB "
                  f"(RSS sum {gb(results[lane], 'rss')} GB), "
                  f"totals {results[lane].get('totals')}")
@@ -345,10 +450,7 @@ def bench_size(lines: int, lanes: list[str], incremental: bool) -> tuple[dict, l
             if not inc[lane]["same_totals"]:
                 problems.append(f"lane {lane}: the 13th month's totals differ between on-top and alone")
     partial.unlink(missing_ok=True)
-    for lane in results.values():
-        home = lane.pop("home", None)
-        if home:
-            shutil.rmtree(Path(home).parent, ignore_errors=True)
+    remove_homes(results)
     if problems:
         for entry in results.values():
             entry["seconds"] = entry["lines_per_second"] = None  # no time for a wrong answer
@@ -364,7 +466,8 @@ def bench_size(lines: int, lanes: list[str], incremental: bool) -> tuple[dict, l
         "lanes": results,
         "totals_agree": not problems,
         "problems": problems,
-        "ratios": {"a/b": ratio(results, "a", "b"), "d/c": ratio(results, "d", "c")},
+        "ratios": ratios(results, fixed),
+        "fixed": fixed,
         "incremental": inc,
     }
     return run, problems
@@ -373,8 +476,10 @@ def bench_size(lines: int, lanes: list[str], incremental: bool) -> tuple[dict, l
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="200K", help="comma-separated line counts, e.g. 1M,5M,20M (default 200K)")
-    parser.add_argument("--lanes", default="a,b,c,d", help="which of a,b,c,d to run (default all)")
+    parser.add_argument("--lanes", default=",".join(LANES), help=f"which of {','.join(LANES)} to run (default all)")
     parser.add_argument("--no-incremental", action="store_true", help="skip the 13th-month measurement")
+    parser.add_argument("--fixed-lines", type=parse_size, default=FIXED_LINES,
+                        help=f"lines of the fixed-cost run (default {FIXED_LINES:,}); 0 skips it")
     parser.add_argument("--generate-only", action="store_true", help="only generate (and cache) the data")
     args = parser.parse_args(argv)
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
@@ -388,9 +493,12 @@ def main(argv: list[str] | None = None) -> int:
             generated(lines // MONTHS, 1, EXTRA_MONTH, seed=13, name=f"{size_label(lines)}-{EXTRA_MONTH}")
         return 0
     RESULTS.mkdir(parents=True, exist_ok=True)
-    failed = False
+    fixed, problems = fixed_costs(lanes, args.fixed_lines) if args.fixed_lines else ({}, [])
+    for problem in problems:
+        progress(f"WRONG: {problem}")
+    failed = bool(problems)
     for lines in sizes:
-        run, problems = bench_size(lines, lanes, not args.no_incremental)
+        run, problems = bench_size(lines, lanes, not args.no_incremental, fixed)
         path = RESULTS / f"{run['name']}.json"
         path.write_text(json.dumps(run, indent=1) + "\n")
         for problem in problems:

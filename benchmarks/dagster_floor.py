@@ -85,13 +85,17 @@ def main(work: str) -> dict:
     os.environ["DAGSTER_HOME"] = str(home)
     import dagster as dg
 
-    from gross_profit_assets.cli import QUIET_RUN_CONFIG  # the CLI's own run config
+    # The CLI's own run config and partition tags.
+    from gross_profit_assets.assets.partitions import run_partitions
+    from gross_profit_assets.cli import QUIET_RUN_CONFIG
 
     defs = definitions()
     instance = dg.DagsterInstance.get()
-    tags = {"dagster/asset_partition_range_start": MONTHS[0], "dagster/asset_partition_range_end": MONTHS[-1]}
-    results = [defs.resolve_job_def("months").execute_in_process(instance=instance, tags=tags, run_config=QUIET_RUN_CONFIG),
-               defs.resolve_job_def("summary").execute_in_process(instance=instance, run_config=QUIET_RUN_CONFIG)]
+    months = defs.resolve_job_def("months").execute_in_process(
+        instance=instance, run_config=QUIET_RUN_CONFIG, **run_partitions(MONTHS)
+    )
+    summary = defs.resolve_job_def("summary").execute_in_process(instance=instance, run_config=QUIET_RUN_CONFIG)
+    results = [months, summary]
     return {"ok": all(r.success for r in results),
             "materializations": sum(len(r.get_asset_materialization_events()) for r in results)}
 

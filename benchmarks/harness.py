@@ -254,22 +254,15 @@ def ratio(lanes: dict, top: str, bottom: str) -> float | None:
     return None
 
 
-def floor_ratio(lanes: dict, fixed: dict, staged: str, platform: str, bare: str) -> float | None:
-    """``(staged + fixed platform - fixed bare) / bare``: see the module's docstring."""
-    seconds = [(d.get(x) or {}).get("seconds") for d, x in ((lanes, staged), (fixed, platform), (fixed, bare), (lanes, bare))]
+def floor_ratio(lanes: dict, fixed: dict, staged: str, bare: str, added: str, taken: str | None = None) -> float | None:
+    """``(staged + fixed[added] - fixed[taken]) / bare``, seconds of this run (``taken``: none
+    when not given): see the module's docstring."""
+    terms = [(lanes, staged), (fixed, added), *([(fixed, taken)] if taken else []), (lanes, bare)]
+    seconds = [(d.get(x) or {}).get("seconds") for d, x in terms]
     if not all(seconds):
         return None
-    staged_s, fixed_platform, fixed_bare, bare_s = seconds
-    return round((staged_s + fixed_platform - fixed_bare) / bare_s, 3)
-
-
-def dagster_floor_ratio(lanes: dict, fixed: dict, staged: str, bare: str) -> float | None:
-    """``(staged + Dagster alone) / bare``: the least any Dagster-run implementation of the
-    design can take, over the bare lane (see the module's docstring)."""
-    seconds = [(d.get(x) or {}).get("seconds") for d, x in ((lanes, staged), (fixed, DAGSTER_ALONE), (lanes, bare))]
-    if not all(seconds):
-        return None
-    return round((seconds[0] + seconds[1]) / seconds[2], 3)
+    staged_s, added_s, *taken_s, bare_s = seconds
+    return round((staged_s + added_s - sum(taken_s)) / bare_s, 3)
 
 
 def ratios(lanes: dict, fixed: dict) -> dict:
@@ -278,10 +271,10 @@ def ratios(lanes: dict, fixed: dict) -> dict:
         "d/c": ratio(lanes, "d", "c"),
         "e/b": ratio(lanes, "e", "b"),
         "f/c": ratio(lanes, "f", "c"),
-        "floor a/b": floor_ratio(lanes, fixed, "e", "a", "b"),
-        "floor d/c": floor_ratio(lanes, fixed, "f", "d", "c"),
-        "dagster floor a/b": dagster_floor_ratio(lanes, fixed, "e", "b"),
-        "dagster floor d/c": dagster_floor_ratio(lanes, fixed, "f", "c"),
+        "floor a/b": floor_ratio(lanes, fixed, "e", "b", added="a", taken="b"),
+        "floor d/c": floor_ratio(lanes, fixed, "f", "c", added="d", taken="c"),
+        "dagster floor a/b": floor_ratio(lanes, fixed, "e", "b", added=DAGSTER_ALONE),
+        "dagster floor d/c": floor_ratio(lanes, fixed, "f", "c", added=DAGSTER_ALONE),
     }
 
 

@@ -1,12 +1,10 @@
 """The benchmark's comparison scripts (lanes b, c, e, f) compute the report they are timed for:
-their totals equal a plain-Python computation over the same generated files, and the staged
-variants write the governed table between the stages and arrive at the same report."""
+their totals equal the project's independent reference (reference_duckdb, itself held to plain
+Python) over the same generated files, and the staged variants write the governed table
+between the stages and arrive at the same report."""
 
 from __future__ import annotations
 
-import csv
-import re
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
@@ -14,49 +12,17 @@ import pytest
 
 from benchmarks import bare_spark, duckdb_sql
 from gross_profit_assets.generate import generate
-
-CENT = Decimal("0.01")
-FILE_MONTH = re.compile(r"_(\d{2})_(\d{4})\.csv$")
-
-
-def _rows(directory: Path, prefix: str):
-    for path in sorted(directory.glob(f"{prefix}_*.csv")):
-        mm, yyyy = FILE_MONTH.search(path.name).groups()
-        with path.open(newline="") as f:
-            for row in csv.DictReader(f):
-                yield f"{yyyy}-{mm}", row
-
-
-def reference_totals(directory: Path) -> dict:
-    """Inner joins on (month, id, item) and (month, item), USD at rate 1, money rounded half-up
-    to the cent per line: what the scripts' docstrings promise, in Python's decimals."""
-    units = {(m, int(r["company_id"]), r["item_type"]): int(r["units_sold"]) for m, r in _rows(directory, "units_sold")}
-    costs = {(m, r["item"]): Decimal(r["cost_per_unit_usd"]) for m, r in _rows(directory, "production_costs")}
-    rates = {(r["month"], r["currency"]): Decimal(r["rate_to_usd"]) for _, r in _rows(directory, "fx_rates")}
-    lines_in = reported = 0
-    revenue = cogs = Decimal(0)
-    for _, r in _rows(directory, "billing_data"):
-        lines_in += 1
-        month = r["bill_date"][:7]
-        sold = units.get((month, int(r["id"]), r["item_sold"]))
-        cost = costs.get((month, r["item_sold"]))
-        rate = Decimal(1) if r["currency"] == "USD" else rates.get((month, r["currency"]))
-        if sold is None or cost is None or rate is None:
-            continue
-        reported += 1
-        revenue += (Decimal(r["bill_amount"]) * rate).quantize(CENT, ROUND_HALF_UP)
-        cogs += (sold * cost).quantize(CENT, ROUND_HALF_UP)
-    return {"lines_in": lines_in, "lines_reported": reported, "lines_quarantined": lines_in - reported,
-            "revenue_usd": str(revenue), "cogs_usd": str(cogs), "gross_profit_usd": str(revenue - cogs)}
+from gross_profit_assets_tests.reference_duckdb import reference_totals
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> tuple[Path, dict]:
     directory = tmp_path_factory.mktemp("bench_data")
     data = generate(directory, 3_000, 3, start_month="2023-11", seed=5, unmatched_rate=0.05)
-    expected = reference_totals(directory)
-    assert expected["lines_quarantined"] == data.lines_quarantined > 0
-    return directory, expected
+    total = reference_totals(data.files)["total"]
+    assert total["lines_quarantined"] == data.lines_quarantined > 0
+    expected = {k: total[k] for k in ("lines_in", "lines_reported", "lines_quarantined")}
+    return directory, expected | {k: str(total[k]) for k in ("revenue_usd", "cogs_usd", "gross_profit_usd")}
 
 
 def _governed_months(out: Path) -> list[str]:
